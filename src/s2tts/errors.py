@@ -1,0 +1,66 @@
+"""Typed exceptions raised by s2tts.
+
+Every error the library raises on bad input derives from :class:`S2TTSError`, so callers (the CLI,
+the server) can turn it into a one-line message or a 4xx response without catching unrelated bugs.
+"""
+
+from __future__ import annotations
+
+
+class S2TTSError(Exception):
+    """Base class of every error s2tts raises on bad input or bad files."""
+
+
+class ConfigError(S2TTSError, ValueError):
+    """A model config is missing a field, has a wrong type, or is inconsistent."""
+
+
+class WeightsError(S2TTSError, ValueError):
+    """A checkpoint has missing, unexpected or mis-shaped tensors, or cannot be read."""
+
+
+class TokenizerError(S2TTSError, ValueError):
+    """A tokenizer file is missing or lacks the tokens S2 needs."""
+
+
+class PromptError(S2TTSError, ValueError):
+    """A prompt cannot be built (bad reference codes, bad speaker tags)."""
+
+
+class PromptTooLongError(PromptError):
+    """A prompt does not fit the model's context window."""
+
+
+class SamplingError(S2TTSError, ValueError):
+    """Sampling parameters out of range."""
+
+
+class AudioError(S2TTSError, ValueError):
+    """Audio input is empty, too short, non-finite, or a file cannot be decoded."""
+
+
+class CodesError(S2TTSError, ValueError):
+    """Codec codes of the wrong shape, dtype or range."""
+
+
+class EngineError(S2TTSError):
+    """Base class of engine-level errors (scheduling, limits)."""
+
+
+class EngineOverloadedError(EngineError):
+    """The engine's concurrent-session or queue limit is reached; retry later."""
+
+
+class RequestTimeoutError(EngineError):
+    """A request exceeded its deadline."""
+
+
+class RequestCancelledError(EngineError):
+    """A request was cancelled before it finished."""
+
+
+class VoiceNotFoundError(S2TTSError, KeyError):
+    """A stored voice id does not exist."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it plain.
+        return str(self.args[0]) if self.args else "voice not found"

@@ -1,0 +1,47 @@
+"""Sampling parameters (a frozen dataclass, validated on construction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from s2tts.errors import SamplingError
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How the slow token and the fast codebooks of each frame are drawn.
+
+    top_k: keep the k most likely tokens (1 = greedy). top_p: nucleus mass, computed on the
+    *untempered* logits as the reference does. temperature: divides the logits after filtering.
+    ras_*: repetition-aware sampling -- when the drawn semantic token already appears in the last
+    ``ras_window`` main tokens, a second draw at ``ras_temperature``/``ras_top_p`` is used instead.
+    max_new_tokens: steps per text batch (1 prefill step + decode steps); 0 means "until the
+    context is full".
+    """
+
+    temperature: float = 0.8
+    top_p: float = 0.8
+    top_k: int = 30
+    max_new_tokens: int = 1024
+    use_ras: bool = True
+    ras_window: int = 10
+    ras_temperature: float = 1.0
+    ras_top_p: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not (0.0 < self.top_p <= 1.0):
+            raise SamplingError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not (self.temperature > 0.0):
+            raise SamplingError(f"temperature must be > 0, got {self.temperature}")
+        if self.top_k < 1:
+            raise SamplingError(f"top_k must be >= 1, got {self.top_k}")
+        if self.max_new_tokens < 0:
+            raise SamplingError(f"max_new_tokens must be >= 0, got {self.max_new_tokens}")
+        if self.ras_window < 1:
+            raise SamplingError(f"ras_window must be >= 1, got {self.ras_window}")
+        if not (0.0 < self.ras_top_p <= 1.0) or self.ras_temperature <= 0.0:
+            raise SamplingError("ras_top_p must be in (0, 1] and ras_temperature > 0")
+
+    @property
+    def greedy(self) -> bool:
+        return self.top_k == 1

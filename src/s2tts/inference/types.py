@@ -1,0 +1,57 @@
+"""Request and result types shared by the engine, the server and the CLI."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from s2tts.inference.params import SamplingParams
+
+
+@dataclass(frozen=True)
+class VoiceReference:
+    """One reference voice: its transcript plus either codec codes or raw audio.
+
+    codes: (10, T) int64 codec codes; or audio: (n,) or (channels, n) float32 at ``sample_rate``
+    (the engine encodes it once and caches the codes by content hash).
+    """
+
+    text: str
+    codes: torch.Tensor | None = None
+    audio: np.ndarray | None = None
+    sample_rate: int | None = None
+    voice_id: str | None = None
+
+
+@dataclass
+class SynthesisRequest:
+    """One text-to-speech request.
+
+    text may hold ``<|speaker:i|>`` turns and inline ``[tags]``. chunk_length is the UTF-8 byte
+    budget of one text batch of the iterative prompt. seed makes the request reproducible whether
+    it runs alone or batched. first_chunk_frames / chunk_frames override the engine's streaming
+    chunk sizes for this request (None: the engine's defaults).
+    """
+
+    text: str
+    references: list[VoiceReference] = field(default_factory=list)
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    seed: int | None = None
+    chunk_length: int = 200
+    timeout_s: float | None = None
+    first_chunk_frames: int | None = None
+    chunk_frames: int | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A piece of streamed audio: pcm (n,) float32 in [-1, 1], mono, at sample_rate."""
+
+    pcm: np.ndarray
+    sample_rate: int
+    index: int
+    is_last: bool = False
