@@ -1,0 +1,64 @@
+"""Static, preallocated key/value caches written at explicit positions (gpt-fast style).
+
+The cache belongs to the caller (the generator or the engine), never to the model: the model's
+forward takes it as an argument. Shapes never change after allocation, so a decode step can be
+compiled or captured in a CUDA graph. Each batch row ("slot") holds one sequence at its own length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class KVCache:
+    """Keys and values of every layer of one decoder stack.
+
+    k, v: (n_layer, max_batch, n_kv_head, max_seq_len, head_dim).
+    """
+
+    k: torch.Tensor
+    v: torch.Tensor
+
+    @classmethod
+    def allocate(
+        cls,
+        n_layer: int,
+        max_batch: int,
+        n_kv_head: int,
+        max_seq_len: int,
+        head_dim: int,
+        *,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> KVCache:
+        shape = (n_layer, max_batch, n_kv_head, max_seq_len, head_dim)
+        return cls(torch.zeros(shape, dtype=dtype, device=device), torch.zeros(shape, dtype=dtype, device=device))
+
+    @property
+    def max_batch(self) -> int:
+        return self.k.shape[1]
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.k.shape[3]
+
+    def nbytes(self) -> int:
+        return self.k.numel() * self.k.element_size() * 2
+
+    def copy_prefix(self, src_row: int, dst_row: int, length: int) -> None:
+        """Copy the first ``length`` positions of one slot into another (prefix reuse)."""
+        self.k[:, dst_row, :, :length] = self.k[:, src_row, :, :length]
+        self.v[:, dst_row, :, :length] = self.v[:, src_row, :, :length]
+
+    def load_prefix(self, dst_row: int, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Write saved prefix tensors (n_layer, n_kv_head, L, head_dim) into a slot's positions 0..L-1."""
+        length = k.shape[2]
+        self.k[:, dst_row, :, :length] = k
+        self.v[:, dst_row, :, :length] = v
+
+    def read_prefix(self, row: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A copy of a slot's first ``length`` positions: (n_layer, n_kv_head, length, head_dim) x2."""
+        return self.k[:, row, :, :length].clone(), self.v[:, row, :, :length].clone()
