@@ -228,14 +228,18 @@ def _opt(d: dict[str, Any], key: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _stack(d: dict[str, Any], where: str, prefix: str = "", rope_norm: dict[str, Any] | None = None) -> TransformerConfig:
+def _stack(
+    d: dict[str, Any], where: str, prefix: str = "", rope_norm: dict[str, Any] | None = None
+) -> TransformerConfig:
     src = rope_norm if rope_norm is not None else d
     dim = _req(d, prefix + "dim", where)
     n_head = _req(d, prefix + "n_head", where)
     head_dim = d.get(prefix + "head_dim")
     if head_dim is None:
         if dim % n_head:
-            raise ConfigError(f"'{where}{prefix}head_dim' is missing and dim {dim} is not divisible by n_head {n_head}")
+            raise ConfigError(
+                f"'{where}{prefix}head_dim' is missing and dim {dim} is not divisible by n_head {n_head}"
+            )
         head_dim = dim // n_head
     return TransformerConfig(
         n_layer=_req(d, prefix + "n_layer", where),
@@ -359,16 +363,47 @@ def _make(
 # then 12 specials (im_end = 258), then the semantic ids from 268; vocab padded to a multiple of 16.
 PRESETS: dict[str, DualARConfig] = {
     "s2-pro": _make(
-        dim=2560, n_layer=36, n_head=32, n_kv_head=8, head_dim=128, ffn=9728, fast_layers=4,
-        vocab=155776, codebook=4096, sem_begin=151678, im_end=151645, max_seq_len=32768, dtype="bfloat16",
+        dim=2560,
+        n_layer=36,
+        n_head=32,
+        n_kv_head=8,
+        head_dim=128,
+        ffn=9728,
+        fast_layers=4,
+        vocab=155776,
+        codebook=4096,
+        sem_begin=151678,
+        im_end=151645,
+        max_seq_len=32768,
+        dtype="bfloat16",
         pad=151669,
     ),
     "bench-small": _make(
-        dim=512, n_layer=8, n_head=8, n_kv_head=2, head_dim=64, ffn=1536, fast_layers=4,
-        vocab=4432, codebook=4096, sem_begin=332, im_end=322, max_seq_len=4096,
+        dim=512,
+        n_layer=8,
+        n_head=8,
+        n_kv_head=2,
+        head_dim=64,
+        ffn=1536,
+        fast_layers=4,
+        vocab=4432,
+        codebook=4096,
+        sem_begin=332,
+        im_end=322,
+        max_seq_len=4096,
     ),
     "tiny": _make(
-        dim=64, n_layer=2, n_head=4, n_kv_head=2, head_dim=16, ffn=128, fast_layers=2,
-        vocab=4368, codebook=4096, sem_begin=268, im_end=258, max_seq_len=2048,
+        dim=64,
+        n_layer=2,
+        n_head=4,
+        n_kv_head=2,
+        head_dim=16,
+        ffn=128,
+        fast_layers=2,
+        vocab=4368,
+        codebook=4096,
+        sem_begin=268,
+        im_end=258,
+        max_seq_len=2048,
     ),
 }

@@ -50,9 +50,17 @@ class DualARTransformer(nn.Module):
         dtype = dtype or ref.dtype
         device = device or ref.device
         t_max = min(max_seq_len or s.max_seq_len, s.max_seq_len)
-        slow = KVCache.allocate(s.n_layer, max_batch, s.n_kv_head, t_max, s.head_dim, dtype=dtype, device=device)
+        slow = KVCache.allocate(
+            s.n_layer, max_batch, s.n_kv_head, t_max, s.head_dim, dtype=dtype, device=device
+        )
         fast = KVCache.allocate(
-            f.n_layer, max_batch, f.n_kv_head, self.config.num_codebooks, f.head_dim, dtype=dtype, device=device
+            f.n_layer,
+            max_batch,
+            f.n_kv_head,
+            self.config.num_codebooks,
+            f.head_dim,
+            dtype=dtype,
+            device=device,
         )
         return slow, fast
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from s2tts.models.config import DualARConfig
 from s2tts.models.kv_cache import KVCache
-from s2tts.models.layers import TransformerBlock
+from s2tts.models.layers import TransformerBlock, causal_mask
 from s2tts.models.norm import RMSNorm
 from s2tts.models.rope import rope_table
 
@@ -31,7 +31,9 @@ class FastTransformer(nn.Module):
         self.layers = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layer))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.output = nn.Linear(cfg.dim, config.codebook_size, bias=False)
-        self.register_buffer("rope", rope_table(cfg.max_seq_len, cfg.head_dim, cfg.rope_base), persistent=False)
+        self.register_buffer(
+            "rope", rope_table(cfg.max_seq_len, cfg.head_dim, cfg.rope_base), persistent=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Full causal pass (training / teacher forcing).
@@ -44,17 +46,18 @@ class FastTransformer(nn.Module):
         return self.output(self.norm(x))
 
     def step(self, x: torch.Tensor, pos: int, cache: KVCache) -> torch.Tensor:
-        """One position of the per-frame loop, same position for every row.
+        """Positions pos..pos+T-1 of the per-frame loop, the same positions for every row.
 
-        x: (B, 1, fast_dim) input at position ``pos``; cache rows 0..B-1 are used.
-        Returns logits (B, codebook_size).
+        x: (B, T, fast_dim); cache rows 0..B-1 are written and read.
+        Returns the logits of the last position, (B, codebook_size).
         """
-        bsz = x.shape[0]
-        input_pos = torch.full((bsz, 1), pos, dtype=torch.long, device=x.device)
-        rope = self.rope[pos : pos + 1]
+        bsz, t = x.shape[:2]
+        input_pos = torch.arange(pos, pos + t, device=x.device).unsqueeze(0).expand(bsz, t)
+        mask = causal_mask(input_pos, pos + t) if t > 1 else None
+        rope = self.rope[pos : pos + t]
         for i, layer in enumerate(self.layers):
-            x = layer(x, rope, None, (cache.k[i], cache.v[i]), input_pos, pos + 1)
-        return self.output(self.norm(x))[:, 0]
+            x = layer(x, rope, mask, (cache.k[i], cache.v[i]), input_pos, pos + t)
+        return self.output(self.norm(x[:, -1]))
 
     def teacher_forced(self, hidden: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """hidden: (N, slow_dim) normed slow states; codes: (N, num_codebooks) targets.

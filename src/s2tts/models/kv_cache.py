@@ -35,7 +35,9 @@ class KVCache:
         device: torch.device | str | None = None,
     ) -> KVCache:
         shape = (n_layer, max_batch, n_kv_head, max_seq_len, head_dim)
-        return cls(torch.zeros(shape, dtype=dtype, device=device), torch.zeros(shape, dtype=dtype, device=device))
+        return cls(
+            torch.zeros(shape, dtype=dtype, device=device), torch.zeros(shape, dtype=dtype, device=device)
+        )
 
     @property
     def max_batch(self) -> int:

@@ -25,6 +25,15 @@ from s2tts.models.norm import RMSNorm
 from s2tts.models.rope import apply_rope
 
 
+def causal_mask(input_pos: torch.Tensor, length: int) -> torch.Tensor:
+    """Key j is visible to the query at position p iff j <= p.
+
+    input_pos: (B, T) -> (B, 1, T, length) bool.
+    """
+    keys = torch.arange(length, device=input_pos.device)
+    return (keys.view(1, 1, -1) <= input_pos.unsqueeze(-1)).unsqueeze(1)
+
+
 class Attention(nn.Module):
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()

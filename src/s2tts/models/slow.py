@@ -20,18 +20,9 @@ from torch import nn
 
 from s2tts.models.config import DualARConfig
 from s2tts.models.kv_cache import KVCache
-from s2tts.models.layers import TransformerBlock
+from s2tts.models.layers import TransformerBlock, causal_mask
 from s2tts.models.norm import RMSNorm
 from s2tts.models.rope import rope_table
-
-
-def causal_mask(input_pos: torch.Tensor, length: int) -> torch.Tensor:
-    """Key j is visible to the query at position p iff j <= p.
-
-    input_pos: (B, T) -> (B, 1, T, length) bool.
-    """
-    keys = torch.arange(length, device=input_pos.device)
-    return (keys.view(1, 1, -1) <= input_pos.unsqueeze(-1)).unsqueeze(1)
 
 
 class SlowTransformer(nn.Module):
@@ -43,7 +34,9 @@ class SlowTransformer(nn.Module):
         self.codebook_embeddings = nn.Embedding(config.codebook_size * config.num_codebooks, cfg.dim)
         self.layers = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layer))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
-        self.register_buffer("rope", rope_table(cfg.max_seq_len, cfg.head_dim, cfg.rope_base), persistent=False)
+        self.register_buffer(
+            "rope", rope_table(cfg.max_seq_len, cfg.head_dim, cfg.rope_base), persistent=False
+        )
         offsets = torch.arange(config.num_codebooks) * config.codebook_size
         self.register_buffer("codebook_offsets", offsets.view(1, -1, 1), persistent=False)
 

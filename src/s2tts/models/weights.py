@@ -30,8 +30,14 @@ from s2tts.models.dual_ar import DualARTransformer
 
 log = logging.getLogger(__name__)
 
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16}
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 
 
 def parse_dtype(name: str | torch.dtype) -> torch.dtype:
@@ -47,16 +53,16 @@ def parse_dtype(name: str | torch.dtype) -> torch.dtype:
 def published_to_internal(name: str) -> str | None:
     """Map a checkpoint key to our module's key; None for keys that are not model weights."""
     if name.startswith("model."):
-        name = name[len("model."):]
+        name = name[len("model.") :]
     if name.startswith("text_model.model."):
-        return "slow." + name[len("text_model.model."):]
+        return "slow." + name[len("text_model.model.") :]
     if name.startswith("audio_decoder.codebook_embeddings."):
-        return "slow." + name[len("audio_decoder."):]
+        return "slow." + name[len("audio_decoder.") :]
     if name.startswith("audio_decoder."):
-        return "fast." + name[len("audio_decoder."):]
+        return "fast." + name[len("audio_decoder.") :]
     # Reference-internal flat names (model.pth / merged LoRA checkpoints).
     if name.startswith("fast_"):
-        return "fast." + name[len("fast_"):]
+        return "fast." + name[len("fast_") :]
     if name.startswith(("layers.", "embeddings.", "codebook_embeddings.", "norm.")):
         return "slow." + name
     if name.startswith(("output.",)):
@@ -66,11 +72,11 @@ def published_to_internal(name: str) -> str | None:
 
 def internal_to_published(name: str) -> str:
     if name.startswith("slow.codebook_embeddings."):
-        return "audio_decoder." + name[len("slow."):]
+        return "audio_decoder." + name[len("slow.") :]
     if name.startswith("slow."):
-        return "text_model.model." + name[len("slow."):]
+        return "text_model.model." + name[len("slow.") :]
     if name.startswith("fast."):
-        return "audio_decoder." + name[len("fast."):]
+        return "audio_decoder." + name[len("fast.") :]
     raise WeightsError(f"cannot map parameter {name!r} to a published key")
 
 
@@ -100,7 +106,9 @@ def _checkpoint_files(path: Path) -> list[Path]:
     for name in ("model.safetensors", "model.pth"):
         if (path / name).is_file():
             return [path / name]
-    raise WeightsError(f"no model weights in {path} (model.safetensors, sharded model-*.safetensors or model.pth)")
+    raise WeightsError(
+        f"no model weights in {path} (model.safetensors, sharded model-*.safetensors or model.pth)"
+    )
 
 
 def iter_checkpoint(path: str | Path) -> Iterator[tuple[str, torch.Tensor]]:
@@ -176,7 +184,9 @@ def load_state_into(
         raise WeightsError(f"unexpected keys in checkpoint: {sorted(unexpected)[:20]}")
     missing = sorted(internal_to_published(k) for k in expected if k not in seen)
     if missing:
-        raise WeightsError(f"missing keys in checkpoint: {missing[:20]}" + (" ..." if len(missing) > 20 else ""))
+        raise WeightsError(
+            f"missing keys in checkpoint: {missing[:20]}" + (" ..." if len(missing) > 20 else "")
+        )
 
 
 def _materialise_buffers(model: DualARTransformer, device: torch.device | str) -> None:
@@ -186,7 +196,9 @@ def _materialise_buffers(model: DualARTransformer, device: torch.device | str) -
     cfg = model.config
     model.slow.rope = rope_table(cfg.slow.max_seq_len, cfg.slow.head_dim, cfg.slow.rope_base, device)
     model.fast.rope = rope_table(cfg.fast.max_seq_len, cfg.fast.head_dim, cfg.fast.rope_base, device)
-    model.slow.codebook_offsets = (torch.arange(cfg.num_codebooks, device=device) * cfg.codebook_size).view(1, -1, 1)
+    model.slow.codebook_offsets = (torch.arange(cfg.num_codebooks, device=device) * cfg.codebook_size).view(
+        1, -1, 1
+    )
 
 
 def load_model(

@@ -1,0 +1,95 @@
+"""Pure token sampling: top-k, top-p on untempered logits, temperature, exponential race.
+
+Semantics follow the reference sampler exactly: rank the logits; drop ranks >= top_k and tokens
+whose cumulative softmax mass (of the *untempered* logits) exceeds top_p; always keep rank 0;
+divide the survivors by the temperature; draw with an exponential race (argmax of p / Exp(1)),
+which needs no host sync. Instead of sorting the whole vocabulary we take the top ``k_max``
+(the largest top_k in the batch) and compute the cumulative mass against the full log-sum-exp,
+which gives the same kept set.
+
+Randomness comes only from explicit ``torch.Generator`` objects, one per row, so a row's draws do
+not depend on which other rows share its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from s2tts.inference.params import SamplingParams
+
+
+@dataclass
+class RowSampling:
+    """Per-row sampling parameters of a batch, as tensors (B, 1) on the logits' device."""
+
+    temperature: torch.Tensor
+    top_p: torch.Tensor
+    top_k: torch.Tensor
+    k_max: int
+    all_greedy: bool
+    top_k_list: tuple[int, ...]
+
+    @classmethod
+    def from_params(
+        cls,
+        params: Sequence[SamplingParams],
+        device: torch.device | str,
+        *,
+        high: bool = False,
+    ) -> RowSampling:
+        """Build from one SamplingParams per row; ``high`` gives the RAS fallback draw's settings."""
+        temps = [p.ras_temperature if high else p.temperature for p in params]
+        top_ps = [p.ras_top_p if high else p.top_p for p in params]
+        top_ks = [p.top_k for p in params]
+        return cls(
+            temperature=torch.tensor(temps, dtype=torch.float32, device=device).view(-1, 1),
+            top_p=torch.tensor(top_ps, dtype=torch.float32, device=device).view(-1, 1),
+            top_k=torch.tensor(top_ks, dtype=torch.long, device=device).view(-1, 1),
+            k_max=max(top_ks),
+            all_greedy=all(k == 1 for k in top_ks),
+            top_k_list=tuple(top_ks),
+        )
+
+
+def exponential_noise(
+    counts: Sequence[int],
+    width: int,
+    generators: Sequence[torch.Generator | None],
+    device: torch.device | str,
+) -> torch.Tensor:
+    """Exp(1) noise (B, width): row b draws ``counts[b]`` values from generators[b] (the global RNG
+    when None) and is padded with ones. Drawing exactly a row's own top_k keeps its random stream
+    independent of the other rows in the batch (same seed, same audio, batched or alone)."""
+    out = torch.ones(len(counts), width, device=device)
+    for b, (n, g) in enumerate(zip(counts, generators, strict=True)):
+        n = min(n, width)
+        out[b, :n].exponential_(1.0, generator=g)
+    return out
+
+
+def filtered_probs(logits: torch.Tensor, rs: RowSampling) -> tuple[torch.Tensor, torch.Tensor]:
+    """logits (B, V) -> (probs (B, K), token indices (B, K)) over the kept top-K candidates."""
+    logits = logits.float()
+    k = min(rs.k_max, logits.shape[-1])
+    values, indices = torch.topk(logits, k, dim=-1)  # sorted, descending
+    mass = torch.exp(values - torch.logsumexp(logits, dim=-1, keepdim=True)).cumsum(dim=-1)
+    ranks = torch.arange(k, device=logits.device).view(1, -1)
+    remove = (mass > rs.top_p) | (ranks >= rs.top_k)
+    remove[:, 0] = False
+    values = values.masked_fill(remove, float("-inf")) / rs.temperature.clamp_min(1e-5)
+    return torch.softmax(values, dim=-1), indices
+
+
+def sample(
+    logits: torch.Tensor, rs: RowSampling, generators: Sequence[torch.Generator | None]
+) -> torch.Tensor:
+    """logits (B, V) -> token indices (B,) int64."""
+    if rs.all_greedy:
+        return logits.argmax(dim=-1)
+    probs, indices = filtered_probs(logits, rs)
+    noise = exponential_noise(rs.top_k_list, probs.shape[1], generators, probs.device)
+    choice = (probs / noise).argmax(dim=-1, keepdim=True)
+    return indices.gather(-1, choice).squeeze(-1)
