@@ -62,13 +62,12 @@ def generate_frames(
     sampler.add(params, generator)
     hidden = prefill(model, prompt, slow_cache, 0).unsqueeze(0)
     for i in range(frames):
-        if i > 0:
-            hidden = slow_step(model, column, [length + i - 1], slow_cache)
         tokens, codes = sample_frame(model, head, hidden, fast_cache, sampler, logits_out)
         if tokens[0] == model.config.eos_token_id:
             return
-        column = frame_column(tokens, codes)
         yield codes[0]
+        if i + 1 < frames:
+            hidden = slow_step(model, frame_column(tokens, codes), [length + i], slow_cache)
 
 
 def generate_codes(

@@ -72,10 +72,8 @@ class SlowTransformer(nn.Module):
         Returns the normed hidden states (B, T, dim) (plus each block's output if return_layers).
         """
         x = self.embed(values, scale=scale)
-        if input_pos is None:
-            rope = self.rope[: x.shape[1]]
-        else:
-            rope = self.rope[input_pos]  # (B, T, hd/2, 2)
+        # (T, hd/2, 2) for positions 0..T-1, else (B, T, hd/2, 2) at the given positions
+        rope = self.rope[: x.shape[1]] if input_pos is None else self.rope[input_pos]
         if cache is not None:
             assert input_pos is not None, "a cache needs explicit input positions"
             length = kv_len if kv_len is not None else cache.max_seq_len
