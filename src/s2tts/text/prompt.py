@@ -1,0 +1,355 @@
+"""S2 prompt format: text, reference voices and earlier output -> the LM input ``(1 + C, T)`` int64.
+
+The prompt is a chat transcript. Every text part is tokenized on its own (special tokens matched inline) and
+the id lists are concatenated; codes parts become audio frames. For C = 10 codebooks:
+
+    <|im_start|>system\\n                                     one text part each, in this order
+    convert the provided text to speech reference to the following:\\n\\nText:\\n
+    <|speaker:0|>ref text 0\\n<|speaker:1|>ref text 1         (``<|speaker:i|>`` added when a text has none)
+    \\n\\nSpeech:\\n
+    [frames of all references, concatenated in time]
+    <|im_end|>\\n
+    -- per earlier batch (iterative prompt): --
+    <|im_start|>user\\n | batch text | <|im_end|>\\n | <|im_start|>assistant\\n<|voice|> | [its frames] | <|im_end|>\\n
+    -- the batch to generate: --
+    <|im_start|>user\\n | batch text | <|im_end|>\\n | <|im_start|>assistant\\n<|voice|>
+
+Without references the system turn is ``<|im_start|>system\\n`` | ``convert the provided text to speech`` |
+``<|im_end|>\\n``.
+
+Columns: a text token is ``[id, 0, ..., 0]``; an audio frame with codes c0..c9 is
+``[semantic_begin_id + c0, c0, c1, ..., c9]`` (codebook 0 appears twice).
+
+Long text: the text is split on ``<|speaker:N|>`` tags into turns (text before the first tag is dropped;
+text without tags is one batch, never split), and turns are grouped into batches of at most
+``max_speakers`` turns and ``chunk_length`` UTF-8 bytes, joined with "\\n". Batch k's prompt is the system turn,
+then batches 0..k-1 with their generated codes as assistant voice turns, then batch k. So each batch's prompt
+starts with the previous batch's prompt followed by that batch's codes, and every prompt starts with the
+system turn: ``system_prompt(references)`` is a reusable KV prefix (``IterativePrompt.prefix_len``).
+
+A prompt longer than ``max_prompt_len`` raises PromptTooLongError; nothing is truncated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from s2tts.errors import PromptError, PromptTooLongError
+from s2tts.text.tokenizer import S2Tokenizer
+
+SPEAKER_TAG = re.compile(r"<\|speaker:\d+\|>")
+
+SYSTEM_HEADER = "<|im_start|>system\n"
+SYSTEM_NO_REFERENCE = "convert the provided text to speech"
+SYSTEM_WITH_REFERENCE = "convert the provided text to speech reference to the following:\n\nText:\n"
+SPEECH_HEADER = "\n\nSpeech:\n"
+USER_HEADER = "<|im_start|>user\n"
+TURN_END = "<|im_end|>\n"
+VOICE_HEADER = "<|im_start|>assistant\n<|voice|>"
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """A reference voice: its transcript and codec codes ``(num_codebooks, T)`` (int, T >= 1)."""
+
+    text: str
+    codes: Tensor
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise PromptError(f"reference text must be a str, got {type(self.text).__name__}")
+        if not isinstance(self.codes, Tensor) or self.codes.ndim != 2:
+            raise PromptError("reference codes must be a 2-D tensor (num_codebooks, T)")
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """Text tokenized on its own; special tokens inside are matched inline."""
+
+    text: str
+
+
+@dataclass(frozen=True, eq=False)
+class CodesPart:
+    """Audio frames: codes ``(num_codebooks, T)``."""
+
+    codes: Tensor
+
+
+Part = TextPart | CodesPart
+
+
+# -- text splitting -------------------------------------------------------------------------------------
+
+
+def split_turns(text: str) -> list[str]:
+    """Speaker turns of ``text``: each starts with its ``<|speaker:N|>`` tag and is stripped.
+
+    Text before the first tag is dropped. No tags -> ``[]``.
+    """
+    tags = list(SPEAKER_TAG.finditer(text))
+    turns = []
+    for i, tag in enumerate(tags):
+        end = tags[i + 1].start() if i + 1 < len(tags) else len(text)
+        turns.append((tag.group() + text[tag.end() : end]).strip())
+    return turns
+
+
+def split_batches(text: str, chunk_length: int, max_speakers: int = 5) -> list[str]:
+    """Group ``text``'s speaker turns into batches, each generated with one prompt.
+
+    A batch holds at most ``max_speakers`` turns and, unless it is a single turn, at most ``chunk_length``
+    UTF-8 bytes of turn text (the "\\n" joins are not counted); turns are joined with "\\n". A turn is never
+    split. Text without speaker tags is returned whole as one batch.
+    """
+    if chunk_length < 1:
+        raise PromptError(f"chunk_length must be >= 1, got {chunk_length}")
+    if max_speakers < 1:
+        raise PromptError(f"max_speakers must be >= 1, got {max_speakers}")
+    turns = split_turns(text)
+    if not turns:
+        return [text]
+    batches: list[str] = []
+    current: list[str] = []
+    size = 0
+    for turn in turns:
+        n = len(turn.encode("utf-8"))
+        if current and (len(current) >= max_speakers or size + n > chunk_length):
+            batches.append("\n".join(current))
+            current, size = [], 0
+        current.append(turn)
+        size += n
+    batches.append("\n".join(current))
+    return batches
+
+
+# -- prompt building ------------------------------------------------------------------------------------
+
+
+class PromptBuilder:
+    """Builds S2 prompts as ``(1 + num_codebooks, T)`` int64 CPU tensors.
+
+    Args:
+        tokenizer: the checkpoint's tokenizer.
+        num_codebooks: codebooks per audio frame (10 for S2).
+        codebook_size: codes must lie in [0, codebook_size); codebook 0 also in [0, tokenizer.num_semantic).
+            Defaults to ``tokenizer.num_semantic``.
+        max_prompt_len: longest prompt allowed (e.g. the model's ``max_seq_len`` minus room to generate);
+            None = unlimited.
+    """
+
+    def __init__(
+        self,
+        tokenizer: S2Tokenizer,
+        num_codebooks: int = 10,
+        codebook_size: int | None = None,
+        max_prompt_len: int | None = None,
+    ) -> None:
+        if num_codebooks < 1:
+            raise PromptError(f"num_codebooks must be >= 1, got {num_codebooks}")
+        self.tokenizer = tokenizer
+        self.num_codebooks = num_codebooks
+        self.codebook_size = tokenizer.num_semantic if codebook_size is None else codebook_size
+        self.max_prompt_len = max_prompt_len
+
+    # -- parts ----------------------------------------------------------------------------------------
+
+    def system_parts(self, references: Sequence[Reference] = ()) -> list[Part]:
+        """The system turn, with zero or more reference voices."""
+        if not references:
+            return [TextPart(SYSTEM_HEADER), TextPart(SYSTEM_NO_REFERENCE), TextPart(TURN_END)]
+        texts = []
+        for i, ref in enumerate(references):
+            if not isinstance(ref, Reference):
+                raise PromptError(f"reference {i} must be a Reference, got {type(ref).__name__}")
+            if ref.codes.shape[-1] < 1:
+                raise PromptError(f"reference {i} has no frames")
+            self.check_codes(ref.codes, f"reference {i}")
+            texts.append(ref.text if SPEAKER_TAG.search(ref.text) else f"<|speaker:{i}|>{ref.text}")
+        codes = torch.cat([ref.codes.to("cpu", torch.int64) for ref in references], dim=1)
+        return [
+            TextPart(SYSTEM_HEADER),
+            TextPart(SYSTEM_WITH_REFERENCE),
+            TextPart("\n".join(texts)),
+            TextPart(SPEECH_HEADER),
+            CodesPart(codes),
+            TextPart(TURN_END),
+        ]
+
+    @staticmethod
+    def user_parts(text: str) -> list[Part]:
+        """A user turn holding one batch of text (tags such as ``[whisper]`` pass through as text)."""
+        return [TextPart(USER_HEADER), TextPart(text), TextPart(TURN_END)]
+
+    @staticmethod
+    def voice_parts(codes: Tensor) -> list[Part]:
+        """A finished assistant voice turn holding generated codes ``(num_codebooks, T)``."""
+        return [TextPart(VOICE_HEADER), CodesPart(codes), TextPart(TURN_END)]
+
+    @staticmethod
+    def generation_parts() -> list[Part]:
+        """The open assistant voice turn that generation continues."""
+        return [TextPart(VOICE_HEADER)]
+
+    def continuation_parts(self, batch_text: str, history: Sequence[tuple[str, Tensor]] = ()) -> list[Part]:
+        """Everything after the system turn: earlier batches with their codes, then ``batch_text``."""
+        parts: list[Part] = []
+        for text, codes in history:
+            parts += self.user_parts(text) + self.voice_parts(codes)
+        return parts + self.user_parts(batch_text) + self.generation_parts()
+
+    def prompt_parts(
+        self,
+        batch_text: str,
+        references: Sequence[Reference] = (),
+        history: Sequence[tuple[str, Tensor]] = (),
+    ) -> list[Part]:
+        """All parts of the prompt for ``batch_text``, in order."""
+        return self.system_parts(references) + self.continuation_parts(batch_text, history)
+
+    # -- tensors --------------------------------------------------------------------------------------
+
+    def encode_parts(self, parts: Sequence[Part]) -> Tensor:
+        """Parts -> ``(1 + num_codebooks, T)`` int64: text columns ``[id, 0..0]``, frames ``[sem0 + c0, c]``."""
+        columns = []
+        for part in parts:
+            if isinstance(part, TextPart):
+                ids = torch.tensor(self.tokenizer.encode(part.text), dtype=torch.int64)
+                col = torch.zeros(1 + self.num_codebooks, ids.numel(), dtype=torch.int64)
+                col[0] = ids
+            else:
+                codes = self.check_codes(part.codes, "codes")
+                col = torch.cat([codes[:1] + self.tokenizer.semantic_begin_id, codes], dim=0)
+            columns.append(col)
+        if not columns:
+            return torch.zeros(1 + self.num_codebooks, 0, dtype=torch.int64)
+        return torch.cat(columns, dim=1)
+
+    def system_prompt(self, references: Sequence[Reference] = ()) -> Tensor:
+        """The system turn ``(1 + C, S)``: a prefix shared by every batch's prompt for these references."""
+        return self.encode_parts(self.system_parts(references))
+
+    def continuation(self, batch_text: str, history: Sequence[tuple[str, Tensor]] = ()) -> Tensor:
+        """The columns after the system turn ``(1 + C, T - S)`` (see ``continuation_parts``)."""
+        return self.encode_parts(self.continuation_parts(batch_text, history))
+
+    def build(
+        self,
+        batch_text: str,
+        references: Sequence[Reference] = (),
+        history: Sequence[tuple[str, Tensor]] = (),
+    ) -> Tensor:
+        """The full prompt ``(1 + C, T)`` for ``batch_text``.
+
+        ``history`` lists earlier batches as (batch text, generated codes ``(C, n)``), oldest first.
+        Raises PromptTooLongError if T > max_prompt_len.
+        """
+        return self.join(self.system_prompt(references), self.continuation(batch_text, history))
+
+    def join(self, system: Tensor, continuation: Tensor) -> Tensor:
+        """``system`` followed by ``continuation``, checked against ``max_prompt_len``."""
+        prompt = torch.cat([system, continuation], dim=1)
+        self.check_length(prompt.shape[1], prefix_len=system.shape[1])
+        return prompt
+
+    def check_length(self, length: int, prefix_len: int | None = None) -> None:
+        """Raise PromptTooLongError if a prompt of ``length`` columns exceeds ``max_prompt_len``."""
+        if self.max_prompt_len is not None and length > self.max_prompt_len:
+            detail = "" if prefix_len is None else f" (system turn with references: {prefix_len})"
+            raise PromptTooLongError(
+                f"prompt is {length} tokens{detail}, longer than the limit of {self.max_prompt_len}; "
+                "use shorter or fewer references, or a smaller chunk_length"
+            )
+
+    def check_codes(self, codes: Tensor, what: str) -> Tensor:
+        """Validate codes ``(num_codebooks, T)`` and return them as int64 on CPU."""
+        if not isinstance(codes, Tensor):
+            raise PromptError(f"{what}: codes must be a torch.Tensor, got {type(codes).__name__}")
+        if codes.dtype == torch.bool or codes.is_floating_point() or codes.is_complex():
+            raise PromptError(f"{what}: codes must be an integer tensor, got {codes.dtype}")
+        if codes.ndim != 2 or codes.shape[0] != self.num_codebooks:
+            raise PromptError(
+                f"{what}: codes must have shape ({self.num_codebooks}, T), got {tuple(codes.shape)}"
+            )
+        codes = codes.to("cpu", torch.int64)
+        if codes.numel():
+            lo, hi = int(codes.min()), int(codes.max())
+            if lo < 0 or hi >= self.codebook_size:
+                raise PromptError(f"{what}: codes must lie in [0, {self.codebook_size}), got [{lo}, {hi}]")
+            hi0 = int(codes[0].max())
+            if hi0 >= self.tokenizer.num_semantic:
+                raise PromptError(
+                    f"{what}: codebook-0 code {hi0} has no semantic token "
+                    f"(tokenizer has {self.tokenizer.num_semantic})"
+                )
+        return codes
+
+
+class IterativePrompt:
+    """The reference's long-form flow: split ``text`` into batches and build each batch's prompt in turn.
+
+    Usage::
+
+        plan = IterativePrompt(builder, text, references, chunk_length=300)
+        while not plan.done:
+            prompt = plan.next_prompt()          # (1 + C, T); prompt[:, :plan.prefix_len] == plan.system
+            codes = generate(prompt)             # (C, n) frames of this batch, stop token dropped
+            plan.add_codes(codes)
+
+    Each prompt is the previous one, then the previous batch's codes, ``<|im_end|>\\n`` and the next user
+    turn, so an engine can keep its KV cache between batches. Raises PromptTooLongError when a batch's prompt
+    exceeds the builder's ``max_prompt_len``.
+    """
+
+    def __init__(
+        self,
+        builder: PromptBuilder,
+        text: str,
+        references: Sequence[Reference] = (),
+        chunk_length: int = 300,
+        max_speakers: int = 5,
+    ) -> None:
+        if not text.strip():
+            raise PromptError("text is empty")
+        self.builder = builder
+        self.batches = split_batches(text, chunk_length, max_speakers)
+        self.system = builder.system_prompt(references)
+        self._history: list[tuple[str, Tensor]] = []
+
+    @property
+    def prefix_len(self) -> int:
+        """Columns of the system turn, the prefix every batch's prompt shares."""
+        return self.system.shape[1]
+
+    @property
+    def batch_index(self) -> int:
+        """Index of the batch ``next_prompt`` builds."""
+        return len(self._history)
+
+    @property
+    def done(self) -> bool:
+        return len(self._history) == len(self.batches)
+
+    @property
+    def history(self) -> tuple[tuple[str, Tensor], ...]:
+        """Finished batches as (batch text, codes ``(C, n)``)."""
+        return tuple(self._history)
+
+    def next_prompt(self) -> Tensor:
+        """Prompt ``(1 + C, T)`` for batch ``batch_index`` (same result until ``add_codes`` is called)."""
+        if self.done:
+            raise PromptError("all batches are done")
+        text = self.batches[self.batch_index]
+        return self.builder.join(self.system, self.builder.continuation(text, self._history))
+
+    def add_codes(self, codes: Tensor) -> None:
+        """Record the codes ``(C, n)`` generated for the current batch; the next prompt will include them."""
+        if self.done:
+            raise PromptError("all batches are done")
+        codes = self.builder.check_codes(codes, f"batch {self.batch_index}")
+        self._history.append((self.batches[self.batch_index], codes))
