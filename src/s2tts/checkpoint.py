@@ -1,0 +1,141 @@
+"""A checkpoint directory as one object: LM config + weights, tokenizer, and (optionally) the codec.
+
+Layout (the released ``s2-pro`` layout, plus the codec beside it)::
+
+    DIR/config.json                 fish_qwen3_omni config
+    DIR/model.safetensors           or model-0000i-of-0000n.safetensors + index, or model.pth
+    DIR/tokenizer.json              (+ tokenizer_config.json)
+    DIR/codec.pth | codec.safetensors (+ codec_config.json)
+
+``init_checkpoint`` writes a random checkpoint in that layout (tests, demos, the default until a
+trained model ships); its audio is noise.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from s2tts.errors import ConfigError, WeightsError
+from s2tts.models.config import DualARConfig
+from s2tts.models.dual_ar import DualARTransformer
+from s2tts.models.weights import load_model, parse_dtype, save_model
+from s2tts.text.prompt import PromptBuilder
+from s2tts.text.tokenizer import S2Tokenizer, make_byte_tokenizer
+
+log = logging.getLogger(__name__)
+
+CODEC_FILES = ("codec.safetensors", "codec.pth")
+
+
+@dataclass
+class S2Checkpoint:
+    """A loaded LM with its tokenizer; ``max_prompt_len`` follows the reference (context - 2048)."""
+
+    model: DualARTransformer
+    tokenizer: S2Tokenizer
+    directory: Path
+
+    @property
+    def config(self) -> DualARConfig:
+        return self.model.config
+
+    def prompt_builder(self, max_prompt_len: int | None = None) -> PromptBuilder:
+        cfg = self.config
+        if max_prompt_len is None:
+            max_prompt_len = default_max_prompt_len(cfg)
+        return PromptBuilder(
+            self.tokenizer,
+            num_codebooks=cfg.num_codebooks,
+            codebook_size=cfg.codebook_size,
+            max_prompt_len=max_prompt_len,
+        )
+
+    def codec_path(self) -> Path | None:
+        for name in CODEC_FILES:
+            if (self.directory / name).is_file():
+                return self.directory / name
+        return None
+
+
+def default_max_prompt_len(cfg: DualARConfig) -> int:
+    """The reference refuses prompts longer than max_seq_len - 2048 (room to generate); small
+    models keep at least half their context for generation."""
+    limit = cfg.slow.max_seq_len
+    return limit - 2048 if limit > 4096 else limit // 2
+
+
+def load_checkpoint(
+    directory: str | Path, dtype: str | torch.dtype = "float32", device: torch.device | str = "cpu"
+) -> S2Checkpoint:
+    """Load the LM and tokenizer of a checkpoint directory. The tokenizer's semantic id range
+    overrides the config's, as in the reference."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise WeightsError(f"checkpoint directory not found: {directory}")
+    tokenizer = S2Tokenizer.from_dir(directory)
+    config = DualARConfig.from_json(directory)
+    if (tokenizer.semantic_begin_id, tokenizer.semantic_end_id) != (
+        config.semantic_begin_id,
+        config.semantic_end_id,
+    ):
+        log.warning(
+            "tokenizer semantic ids [%d, %d] override the config's [%d, %d]",
+            tokenizer.semantic_begin_id, tokenizer.semantic_end_id, config.semantic_begin_id, config.semantic_end_id,
+        )  # fmt: skip
+        config = config.with_ids(tokenizer.semantic_begin_id, tokenizer.semantic_end_id)
+    if tokenizer.im_end_id != config.eos_token_id:
+        raise ConfigError(
+            f"config eos_token_id {config.eos_token_id} differs from the tokenizer's <|im_end|> id {tokenizer.im_end_id}"
+        )
+    model = load_model(directory, config=config, dtype=dtype, device=device)
+    return S2Checkpoint(model=model, tokenizer=tokenizer, directory=directory)
+
+
+def random_init(model: DualARTransformer, seed: int = 0, std: float = 0.02) -> DualARTransformer:
+    """Seeded N(0, std^2) for every Linear/Embedding, ones for norms (the reference's init)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("norm.weight"):
+                param.fill_(1.0)
+            else:
+                param.copy_(torch.randn(param.shape, generator=gen) * std)
+    return model
+
+
+def init_checkpoint(
+    directory: str | Path,
+    preset: str = "tiny",
+    seed: int = 0,
+    codec_preset: str | None = "tiny",
+    dtype: str = "float32",
+) -> Path:
+    """Write a random checkpoint (config, weights, tokenizer, codec) in the published layout."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    base = DualARConfig.preset(preset)
+    tokenizer = make_byte_tokenizer(base.codebook_size)
+    vocab = max(base.vocab_size, -(-tokenizer.vocab_size // 16) * 16)
+    config = replace(
+        base,
+        vocab_size=vocab,
+        semantic_begin_id=tokenizer.semantic_begin_id,
+        semantic_end_id=tokenizer.semantic_end_id,
+        eos_token_id=tokenizer.im_end_id,
+        pad_token_id=tokenizer.pad_id,
+        audio_pad_token_id=tokenizer.token_to_id("<|audio_pad|>"),
+        dtype=dtype,
+    )
+    model = random_init(DualARTransformer(config), seed).to(parse_dtype(dtype))
+    save_model(model, directory)
+    tokenizer.save(directory)
+    if codec_preset is not None:
+        from s2tts.models.codec import Codec, CodecConfig
+
+        torch.manual_seed(seed)
+        Codec(CodecConfig.preset(codec_preset)).save(directory / "codec.safetensors")
+    return directory
