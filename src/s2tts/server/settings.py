@@ -1,0 +1,67 @@
+"""Server configuration: one frozen dataclass, built by the CLI and passed to ``create_app``.
+
+Every cap the server enforces lives here, so a deployment can see (and tune) its whole attack
+surface in one place: body size, text length, reference length, concurrency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the HTTP server runs and what it accepts.
+
+    api_key: when set, every route except ``public_paths`` needs ``Authorization: Bearer <key>``.
+    data_dir: stored voices live under ``data_dir/voices``.
+    max_body_bytes: cap on any request body (and any websocket message), enforced while reading.
+    max_text_chars: cap on the text of one request (or the buffered text of a live session).
+    max_concurrency: synthesis / codec jobs running at once; more get 503 + Retry-After.
+    queue_timeout_s: how long a request may wait for a free slot before that 503 (0: no wait).
+    retry_after_s: the Retry-After value sent with 429/503.
+    max_reference_seconds: cap on the duration of one decoded reference clip.
+    max_references: cap on the number of references of one request.
+    low_latency_first_chunk_frames: first streamed chunk size (codec frames) for latency
+        ``balanced``/``low``; ``normal`` keeps the engine's defaults.
+    cache_voice_codes: store a voice's codec codes beside its audio after its first use.
+    request_timeout_s: deadline handed to the engine with each request (None: no deadline).
+    live_idle_timeout_s: a live websocket session with no message for this long is closed.
+    """
+
+    api_key: str | None = None
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 20 * 1024 * 1024
+    max_text_chars: int = 10_000
+    max_concurrency: int = 8
+    queue_timeout_s: float = 0.0
+    retry_after_s: int = 1
+    max_reference_seconds: float = 90.0
+    max_references: int = 8
+    max_voice_id_chars: int = 128
+    low_latency_first_chunk_frames: int = 8
+    cache_voice_codes: bool = True
+    request_timeout_s: float | None = None
+    live_idle_timeout_s: float = 300.0
+    cors_origins: tuple[str, ...] = ()
+    public_paths: frozenset[str] = field(
+        default_factory=lambda: frozenset({"/", "/v1/health", "/docs", "/redoc", "/openapi.json"})
+    )
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if self.max_body_bytes < 1024:
+            raise ValueError("max_body_bytes must be at least 1024")
+        if self.max_text_chars < 1 or self.max_concurrency < 1 or self.max_references < 0:
+            raise ValueError("max_text_chars and max_concurrency must be >= 1, max_references >= 0")
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("api_key must not be blank (use None for no key)")
+        if self.queue_timeout_s < 0 or self.retry_after_s < 0:
+            raise ValueError("queue_timeout_s and retry_after_s must be >= 0")
+
+    @property
+    def voices_dir(self) -> Path:
+        return Path(self.data_dir) / "voices"

@@ -1,0 +1,48 @@
+"""Decoding uploaded audio and base64 / data URLs."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+
+from s2tts.errors import AudioError
+from s2tts.server.audio_input import decode_audio, decode_base64
+from s2tts.server.formats import encode_audio
+
+from .fake_engine import sine
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "opus", "aac"])
+def test_decodes_common_formats(fmt: str) -> None:
+    data = encode_audio(sine(22050, rate=22050), fmt, 22050)
+    pcm, rate = decode_audio(data)
+    assert pcm.dtype == np.float32 and pcm.ndim == 1
+    assert 0.98 < len(pcm) / rate < 1.1
+
+
+def test_refuses_garbage_empty_and_too_long() -> None:
+    with pytest.raises(AudioError):
+        decode_audio(b"definitely not audio" * 20)
+    with pytest.raises(AudioError):
+        decode_audio(b"")
+    with pytest.raises(AudioError, match="longer"):
+        decode_audio(encode_audio(sine(44100 * 3), "wav", 44100), max_seconds=2.0)
+
+
+def test_base64_forms() -> None:
+    raw = bytes(range(256))
+    b64 = base64.b64encode(raw).decode()
+    assert decode_base64(b64) == raw
+    assert decode_base64(f"data:audio/wav;base64,{b64}") == raw
+    assert decode_base64(base64.urlsafe_b64encode(raw).decode().rstrip("=")) == raw
+    assert decode_base64(b64[:60] + "\n" + b64[60:]) == raw
+
+
+@pytest.mark.parametrize(
+    "bad", ["file:///etc/passwd", "https://example.com/a.wav", "@@@@", "", "data:audio/wav,abc"]
+)
+def test_base64_refusals(bad: str) -> None:
+    with pytest.raises(AudioError):
+        decode_base64(bad)
