@@ -68,7 +68,7 @@ def test_fast_ar_step_by_step(case: tuple) -> None:
     hidden, codes = g["fast_input_hidden"], g["fast_input_codes"]
     _, fast_cache = model.allocate_caches(hidden.shape[0])
     with torch.no_grad():
-        steps = [model.fast.step(model.fast.project_in(hidden).unsqueeze(1), 0, fast_cache)]
+        steps = [model.fast.step(model.fast.project_in(hidden).unsqueeze(1), torch.tensor([0]), fast_cache)]
         for k in range(1, 10):
-            steps.append(model.fast.step(model.fast.embeddings(codes[:, k - 1 : k]), k, fast_cache))
+            steps.append(model.fast.step(model.fast.embeddings(codes[:, k - 1 : k]), torch.tensor([k]), fast_cache))
     torch.testing.assert_close(torch.stack(steps, 1), g["fast_logits"], atol=ATOL, rtol=RTOL)

@@ -17,7 +17,15 @@ import torch
 
 from s2tts.errors import PromptError, PromptTooLongError
 from s2tts.inference.params import SamplingParams
-from s2tts.inference.steps import FrameSampler, SemanticHead, frame_column, prefill, sample_frame, slow_step
+from s2tts.inference.steps import (
+    FastStep,
+    FrameSampler,
+    SemanticHead,
+    frame_column,
+    prefill,
+    sample_frame,
+    slow_step,
+)
 from s2tts.models.dual_ar import DualARTransformer
 
 
@@ -46,8 +54,11 @@ def generate_frames(
     generator: torch.Generator | None = None,
     head: SemanticHead | None = None,
     logits_out: dict[str, list[torch.Tensor]] | None = None,
+    fast_step: FastStep | None = None,
 ) -> Iterator[torch.Tensor]:
-    """Yield frames (num_codebooks,) int64 for one prompt (1+N, T)."""
+    """Yield frames (num_codebooks,) int64 for one prompt (1+N, T).
+
+    ``fast_step`` replaces ``model.fast.step`` (see ``s2tts.inference.compile``)."""
     params = params or SamplingParams()
     check_prompt(model, prompt)
     device = model.slow.embeddings.weight.device
@@ -62,7 +73,7 @@ def generate_frames(
     sampler.add(params, generator)
     hidden = prefill(model, prompt, slow_cache, 0).unsqueeze(0)
     for i in range(frames):
-        tokens, codes = sample_frame(model, head, hidden, fast_cache, sampler, logits_out)
+        tokens, codes = sample_frame(model, head, hidden, fast_cache, sampler, logits_out, fast_step)
         if tokens[0] == model.config.eos_token_id:
             return
         yield codes[0]
@@ -88,6 +99,7 @@ def generate_batch(
     prompts: Sequence[torch.Tensor],
     params: SamplingParams | Sequence[SamplingParams] | None = None,
     generators: Sequence[torch.Generator | None] | None = None,
+    fast_step: FastStep | None = None,
 ) -> list[torch.Tensor]:
     """Generate for several prompts at once; each row keeps its own position and stop.
 
@@ -120,7 +132,7 @@ def generate_batch(
     done = [b <= 0 for b in budgets]
     step = 0
     while not all(done):
-        tokens, codes = sample_frame(model, head, hidden, fast_cache, sampler)
+        tokens, codes = sample_frame(model, head, hidden, fast_cache, sampler, fast_step=fast_step)
         for b in range(bsz):
             if done[b]:
                 continue

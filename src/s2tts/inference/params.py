@@ -16,13 +16,15 @@ class SamplingParams:
     ras_*: repetition-aware sampling -- when the drawn semantic token already appears in the last
     ``ras_window`` main tokens, a second draw at ``ras_temperature``/``ras_top_p`` is used instead.
     max_new_tokens: steps per text batch (1 prefill step + decode steps); 0 means "until the
-    context is full".
+    context is full". min_new_tokens: ``<|im_end|>`` is not allowed before this many steps
+    (benchmarks use it to decode a fixed number of frames with random weights).
     """
 
     temperature: float = 0.8
     top_p: float = 0.8
     top_k: int = 30
     max_new_tokens: int = 1024
+    min_new_tokens: int = 0
     use_ras: bool = True
     ras_window: int = 10
     ras_temperature: float = 1.0
@@ -37,6 +39,8 @@ class SamplingParams:
             raise SamplingError(f"top_k must be >= 1, got {self.top_k}")
         if self.max_new_tokens < 0:
             raise SamplingError(f"max_new_tokens must be >= 0, got {self.max_new_tokens}")
+        if self.min_new_tokens < 0:
+            raise SamplingError(f"min_new_tokens must be >= 0, got {self.min_new_tokens}")
         if self.ras_window < 1:
             raise SamplingError(f"ras_window must be >= 1, got {self.ras_window}")
         if not (0.0 < self.ras_top_p <= 1.0) or self.ras_temperature <= 0.0:

@@ -13,7 +13,7 @@ rows (:class:`SemanticHead`); the softmax over that subset equals the reference'
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +22,8 @@ from s2tts.inference.params import SamplingParams
 from s2tts.inference.sampling import RowSampling, sample
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.models.kv_cache import KVCache
+
+FastStep = Callable[[torch.Tensor, torch.Tensor, KVCache], torch.Tensor]
 
 
 @dataclass
@@ -68,7 +70,9 @@ def prefill(
     length = values.shape[-1]
     view = KVCache(cache.k[:, row : row + 1], cache.v[:, row : row + 1])
     input_pos = torch.arange(start_pos, start_pos + length, device=values.device).unsqueeze(0)
-    hidden = model.slow(values.unsqueeze(0), input_pos=input_pos, cache=view, kv_len=start_pos + length)
+    hidden = model.slow(
+        values.unsqueeze(0), input_pos=input_pos, cache=view, kv_len=start_pos + length, start_pos=start_pos
+    )
     assert isinstance(hidden, torch.Tensor)
     return hidden[0, -1]
 
@@ -83,7 +87,10 @@ def slow_step(
     bsz = columns.shape[0]
     input_pos = torch.tensor(positions, dtype=torch.long, device=columns.device).view(bsz, 1)
     kv_len = max(positions) + 1
-    hidden = model.slow(columns, input_pos=input_pos, cache=cache, kv_len=kv_len)
+    same = min(positions) == kv_len - 1
+    hidden = model.slow(
+        columns, input_pos=input_pos, cache=cache, kv_len=kv_len, start_pos=kv_len - 1 if same else None
+    )
     assert isinstance(hidden, torch.Tensor)
     return hidden[:, 0]
 
@@ -96,27 +103,26 @@ def fast_frame(
     rs: RowSampling,
     generators: Sequence[torch.Generator | None],
     logits_out: list[torch.Tensor] | None = None,
+    step_fn: FastStep | None = None,
 ) -> torch.Tensor:
     """Codebooks 1..N-1 of one frame.
 
-    hidden: (B, dim) normed slow states; code0: (B,) int64. Positions 0 (hidden) and 1 (code0)
-    run as one 2-token step; each further step feeds the code just drawn.
+    hidden: (B, dim) normed slow states; code0: (B,) int64. Position 0 takes the hidden state,
+    position k the code k-1 just drawn. ``step_fn`` replaces ``model.fast.step`` (e.g. compiled).
     Returns codes (B, N) with column 0 = code0. Appends each step's logits (B, codebook) to
     logits_out when given.
     """
     fast = model.fast
     n = model.config.num_codebooks
-    x = torch.cat([fast.project_in(hidden).unsqueeze(1), fast.embeddings(code0).unsqueeze(1)], dim=1)
+    step = step_fn or fast.step
+    positions = torch.arange(n, device=hidden.device)
+    step(fast.project_in(hidden).unsqueeze(1), positions[:1], cache)  # position 0; its output is unused
     codes = [code0]
-    pos = 0
-    for _k in range(1, n):
-        logits = fast.step(x, pos, cache)
+    for k in range(1, n):
+        logits = step(fast.embeddings(codes[-1]).unsqueeze(1), positions[k : k + 1], cache)
         if logits_out is not None:
             logits_out.append(logits)
-        code = sample(logits, rs, generators)
-        codes.append(code)
-        pos += x.shape[1]
-        x = fast.embeddings(code).unsqueeze(1)
+        codes.append(sample(logits, rs, generators))
     return torch.stack(codes, dim=1)
 
 
@@ -167,6 +173,7 @@ def sample_frame(
     fast_cache: KVCache,
     sampler: FrameSampler,
     logits_out: dict[str, list[torch.Tensor]] | None = None,
+    fast_step: FastStep | None = None,
 ) -> tuple[list[int], torch.Tensor]:
     """Draw one frame for every row from its slow hidden state.
 
@@ -174,11 +181,14 @@ def sample_frame(
     token is ``<|im_end|>`` has finished; its codes are computed but meaningless.
     Repetition-aware sampling: from a row's second step on, a "high" draw is also made, and it
     replaces the normal draw when that is a semantic token already among the row's last
-    ``ras_window`` tokens.
+    ``ras_window`` tokens. ``fast_step`` replaces ``model.fast.step`` (e.g. a compiled one).
     """
     cfg = model.config
     device = hidden.device
     logits = head.logits(hidden)
+    early = [b for b, p in enumerate(sampler.params) if sampler.steps[b] < p.min_new_tokens]
+    if early:
+        logits[early, head.eos_index] = float("-inf")
     rs = RowSampling.from_params(sampler.params, device)
     index = sample(logits, rs, sampler.generators)
     ras_rows = [b for b, p in enumerate(sampler.params) if p.use_ras and sampler.steps[b] > 0]
@@ -193,7 +203,7 @@ def sample_frame(
     tokens = tokens_t.tolist()
     code0 = (tokens_t - cfg.semantic_begin_id).clamp(0, cfg.codebook_size - 1)
     fast_logits: list[torch.Tensor] | None = [] if logits_out is not None else None
-    codes = fast_frame(model, hidden, code0, fast_cache, rs, sampler.generators, fast_logits)
+    codes = fast_frame(model, hidden, code0, fast_cache, rs, sampler.generators, fast_logits, fast_step)
     if logits_out is not None:
         logits_out.setdefault("slow", []).append(logits)
         logits_out.setdefault("fast", []).append(torch.stack(fast_logits or [], dim=1))

@@ -14,7 +14,7 @@ from torch import nn
 
 from s2tts.models.config import DualARConfig
 from s2tts.models.kv_cache import KVCache
-from s2tts.models.layers import TransformerBlock, causal_mask
+from s2tts.models.layers import TransformerBlock
 from s2tts.models.norm import RMSNorm
 from s2tts.models.rope import rope_table
 
@@ -45,18 +45,20 @@ class FastTransformer(nn.Module):
             x = layer(x, rope)
         return self.output(self.norm(x))
 
-    def step(self, x: torch.Tensor, pos: int, cache: KVCache) -> torch.Tensor:
-        """Positions pos..pos+T-1 of the per-frame loop, the same positions for every row.
+    def step(self, x: torch.Tensor, pos: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Positions ``pos`` of the per-frame loop, the same positions for every row.
 
-        x: (B, T, fast_dim); cache rows 0..B-1 are written and read.
-        Returns the logits of the last position, (B, codebook_size).
+        x: (B, T, fast_dim); pos: (T,) int64 consecutive positions; cache rows 0..B-1 are
+        written and read. Shapes do not depend on the position, so one compiled graph serves
+        every step. Returns the logits of the last position, (B, codebook_size).
         """
         bsz, t = x.shape[:2]
-        input_pos = torch.arange(pos, pos + t, device=x.device).unsqueeze(0).expand(bsz, t)
-        mask = causal_mask(input_pos, pos + t) if t > 1 else None
-        rope = self.rope[pos : pos + t]
+        length = cache.max_seq_len
+        input_pos = pos.view(1, t).expand(bsz, t)
+        mask = (torch.arange(length, device=x.device).view(1, -1) <= pos.view(-1, 1)).view(1, 1, t, length)
+        rope = self.rope[pos]
         for i, layer in enumerate(self.layers):
-            x = layer(x, rope, mask, (cache.k[i], cache.v[i]), input_pos, pos + t)
+            x = layer(x, rope, mask, (cache.k[i], cache.v[i]), input_pos, None, pos)
         return self.output(self.norm(x[:, -1]))
 
     def teacher_forced(self, hidden: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:

@@ -55,11 +55,15 @@ class Attention(nn.Module):
         cache: tuple[torch.Tensor, torch.Tensor] | None = None,
         input_pos: torch.Tensor | None = None,
         kv_len: int | None = None,
+        start_pos: int | torch.Tensor | None = None,
     ) -> torch.Tensor:
         """x: (B, T, dim); rope: (T|B,T, hd/2, 2); mask: (B, 1, T, L) bool, True = attend.
 
         cache/input_pos: cache layer tensors (B_max, H_kv, T_max, hd) and positions (B, T).
         kv_len: attend over cache positions [0, kv_len) only (default: the whole cache).
+        start_pos: when every row writes positions start_pos..start_pos+T-1, a plain slice write
+        replaces the scattered one (cheaper; the result is the same). A (T,) tensor means every
+        row writes at those positions (index_copy: one graph for all positions when compiled).
         Returns (B, T, dim).
         """
         bsz, seqlen, _ = x.shape
@@ -76,10 +80,17 @@ class Attention(nn.Module):
         if cache is not None:
             assert input_pos is not None
             k_cache, v_cache = cache
-            rows = torch.arange(bsz, device=x.device).unsqueeze(1)  # (B, 1)
-            # Advanced indices on dims 0 and 2 around a slice: the indexed view is (B, T, Hkv, hd).
-            k_cache[rows, :, input_pos] = k.to(k_cache.dtype)
-            v_cache[rows, :, input_pos] = v.to(v_cache.dtype)
+            if isinstance(start_pos, torch.Tensor):
+                k_cache[:bsz].index_copy_(2, start_pos, k.transpose(1, 2).to(k_cache.dtype))
+                v_cache[:bsz].index_copy_(2, start_pos, v.transpose(1, 2).to(v_cache.dtype))
+            elif start_pos is not None:
+                k_cache[:bsz, :, start_pos : start_pos + seqlen] = k.transpose(1, 2)
+                v_cache[:bsz, :, start_pos : start_pos + seqlen] = v.transpose(1, 2)
+            else:
+                rows = torch.arange(bsz, device=x.device).unsqueeze(1)  # (B, 1)
+                # Advanced indices on dims 0 and 2 around a slice: the indexed view is (B, T, Hkv, hd).
+                k_cache[rows, :, input_pos] = k.to(k_cache.dtype)
+                v_cache[rows, :, input_pos] = v.to(v_cache.dtype)
             length = kv_len if kv_len is not None else k_cache.shape[2]
             keys = k_cache[:bsz, :, :length]
             values = v_cache[:bsz, :, :length]
@@ -128,6 +139,7 @@ class TransformerBlock(nn.Module):
         cache: tuple[torch.Tensor, torch.Tensor] | None = None,
         input_pos: torch.Tensor | None = None,
         kv_len: int | None = None,
+        start_pos: int | torch.Tensor | None = None,
     ) -> torch.Tensor:
-        h = x + self.attention(self.attention_norm(x), rope, mask, cache, input_pos, kv_len)
+        h = x + self.attention(self.attention_norm(x), rope, mask, cache, input_pos, kv_len, start_pos)
         return h + self.feed_forward(self.ffn_norm(h))

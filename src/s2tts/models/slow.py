@@ -63,12 +63,14 @@ class SlowTransformer(nn.Module):
         mask: torch.Tensor | None = None,
         scale: bool = True,
         return_layers: bool = False,
+        start_pos: int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Run the decoder stack.
 
         values: (B, 1+N, T). Without a cache: full causal attention at positions 0..T-1.
         With a cache: tokens sit at ``input_pos`` (B, T) of rows 0..B-1 and attend to cache
         positions [0, kv_len); ``mask`` (B, 1, T, kv_len) defaults to the causal mask of input_pos.
+        start_pos: set when every row's input_pos is start_pos..start_pos+T-1 (cheaper cache write).
         Returns the normed hidden states (B, T, dim) (plus each block's output if return_layers).
         """
         x = self.embed(values, scale=scale)
@@ -77,12 +79,14 @@ class SlowTransformer(nn.Module):
         if cache is not None:
             assert input_pos is not None, "a cache needs explicit input positions"
             length = kv_len if kv_len is not None else cache.max_seq_len
-            if mask is None and not (x.shape[1] == 1 and kv_len is not None and x.shape[0] == 1):
+            # One new token per row, all at kv_len - 1: every cached key is visible, no mask needed.
+            single = x.shape[1] == 1 and start_pos is not None and kv_len == start_pos + 1
+            if mask is None and not single:
                 mask = causal_mask(input_pos, length)
         outputs: list[torch.Tensor] = []
         for i, layer in enumerate(self.layers):
             layer_cache = (cache.k[i], cache.v[i]) if cache is not None else None
-            x = layer(x, rope, mask, layer_cache, input_pos, kv_len)
+            x = layer(x, rope, mask, layer_cache, input_pos, kv_len, start_pos)
             if return_layers:
                 outputs.append(x)
         hidden = self.norm(x)
