@@ -6,8 +6,12 @@ surface in one place: body size, text length, reference length, concurrency.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "S2TTS_"
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,43 @@ class ServerSettings:
     @property
     def voices_dir(self) -> Path:
         return Path(self.data_dir) / "voices"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> ServerSettings:
+        """Settings from ``S2TTS_<FIELD>`` variables (e.g. ``S2TTS_API_KEY``, ``S2TTS_DATA_DIR``,
+        ``S2TTS_MAX_CONCURRENCY``), then ``overrides`` (explicit CLI flags) on top. An empty
+        ``S2TTS_API_KEY`` means no key; ``S2TTS_CORS_ORIGINS`` is comma-separated."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None or f.name == "public_paths":
+                continue
+            values[f.name] = _parse(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+_INTS = {"port", "max_body_bytes", "max_text_chars", "max_concurrency", "retry_after_s"}
+_INTS |= {"max_references", "max_voice_id_chars", "low_latency_first_chunk_frames"}
+_FLOATS = {"queue_timeout_s", "max_reference_seconds", "live_idle_timeout_s"}
+
+
+def _parse(name: str, raw: str) -> Any:
+    try:
+        if name in _INTS:
+            return int(raw)
+        if name in _FLOATS:
+            return float(raw)
+        if name == "request_timeout_s":
+            return float(raw) if raw.strip() else None
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from exc
+    if name == "api_key":
+        return raw.strip() or None
+    if name == "data_dir":
+        return Path(raw)
+    if name == "cache_voice_codes":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if name == "cors_origins":
+        return tuple(o.strip() for o in raw.split(",") if o.strip())
+    return raw

@@ -1,0 +1,170 @@
+"""The web page in headless Chromium: upload a voice, pick it, speak, audio plays while streaming.
+
+Chromium is driven over the DevTools protocol with the ``websockets`` client (no extra package).
+Skipped where no Chromium/Chrome binary is installed (Debian: ``apt-get install chromium``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+from s2tts.server.app import create_app
+from s2tts.server.formats import encode_audio
+from s2tts.server.settings import ServerSettings
+
+from .conftest import running
+from .fake_engine import FakeEngine, sine
+
+BROWSER = next(
+    (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome", "chrome") if shutil.which(b)),
+    None,
+)
+pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium binary")
+
+
+class Page:
+    """A minimal DevTools-protocol client for one page."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.ids = itertools.count(1)
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        msg_id = next(self.ids)
+        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+        while True:
+            reply = json.loads(self.ws.recv(timeout=20))
+            if reply.get("id") == msg_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+
+    def eval(self, expression: str) -> Any:
+        result = self.call(
+            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True, userGesture=True
+        )
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"])
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.eval(expression)
+            if value:
+                return value
+            time.sleep(0.05)
+        raise TimeoutError(expression)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[str]:
+    profile = tmp_path / "profile"
+    proc = subprocess.Popen(
+        [
+            str(BROWSER),
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--autoplay-policy=no-user-gesture-required",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 20
+        while not port_file.exists() or not port_file.read_text().strip():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.skip("Chromium did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port_file.read_text().split()[0]}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def open_page(devtools: str) -> Iterator[Page]:
+    with urllib.request.urlopen(devtools + "/json/list", timeout=5) as r:
+        targets = [t for t in json.load(r) if t.get("type") == "page"]
+    with connect(targets[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=10) as ws:
+        yield Page(ws)
+
+
+def test_page_uploads_a_voice_and_plays_while_streaming(browser: str, tmp_path: Path) -> None:
+    engine = FakeEngine(chunks=12, delay_s=0.08)
+    app = create_app(engine, ServerSettings(data_dir=tmp_path / "data"))
+    clip = tmp_path / "my voice.wav"
+    clip.write_bytes(encode_audio(sine(16000, rate=16000), "wav", 16000))
+    with running(app) as url, open_page(browser) as page:
+        page.call("Page.enable")
+        page.call("Page.navigate", url=url + "/")
+        page.wait_for("document.readyState === 'complete' && !!document.getElementById('speak')")
+        page.wait_for("document.getElementById('server-info').textContent.includes('44100')")
+
+        # upload a voice through the form
+        page.eval("document.getElementById('voice-upload-panel').open = true")
+        doc = page.call("DOM.getDocument")["root"]["nodeId"]
+        node = page.call("DOM.querySelector", nodeId=doc, selector="#voice-file")["nodeId"]
+        page.call("DOM.setFileInputFiles", nodeId=node, files=[str(clip)])
+        page.eval(
+            "document.getElementById('voice-name').value = 'page voice';"
+            "document.getElementById('voice-text').value = 'a sine';"
+            "document.getElementById('voice-upload').click()"
+        )
+        page.wait_for("[...document.getElementById('voice').options].some(o => o.value === 'page voice')")
+        assert page.eval("document.getElementById('voice').value") == "page voice"
+
+        # speak: audio must be scheduled before the stream is over
+        page.eval(
+            "document.getElementById('text').value = 'Hello [laugh] from the page.';"
+            "document.getElementById('seed').value = '5';"
+            "document.getElementById('speak').click()"
+        )
+        during = page.wait_for(
+            "window.s2ttsStats.chunksScheduled > 0 && !window.s2ttsStats.done && window.s2ttsStats"
+        )
+        assert during["playing"] and during["sampleRate"] == 44100
+        stats = page.wait_for("window.s2ttsStats.done && window.s2ttsStats", timeout=20)
+        assert stats["error"] is None, stats
+        assert stats["bytesReceived"] == 2 * engine.chunks * engine.chunk_samples
+        assert stats["chunksScheduled"] >= 2 and stats["firstAudioMs"] is not None
+        assert page.eval("document.getElementById('status').textContent").startswith("Done")
+        assert not page.eval("document.getElementById('download').hidden")
+        req = engine.requests[-1]
+        assert req.text == "Hello [laugh] from the page." and req.seed == 5
+        assert req.references[0].voice_id == "page voice"
+        page.wait_for("window.s2ttsStats.chunksPlayed > 0", timeout=10)  # the audio clock ran
+
+        # errors show in the status line
+        page.eval(
+            "document.getElementById('text').value = '[toolong] x'; document.getElementById('speak').click()"
+        )
+        page.wait_for("window.s2ttsStats.done && window.s2ttsStats.error")
+        assert "context" in page.eval("document.getElementById('status').textContent")
+        shot = page.call("Page.captureScreenshot", format="png")["data"]
+        assert len(shot) > 1000
+        if os.environ.get("S2TTS_PAGE_SCREENSHOT"):
+            Path(os.environ["S2TTS_PAGE_SCREENSHOT"]).write_bytes(base64.b64decode(shot))
