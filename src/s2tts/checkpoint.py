@@ -118,8 +118,19 @@ def init_checkpoint(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     base = DualARConfig.preset(preset)
+    codec_config = None
+    if codec_preset is not None:
+        from s2tts.models.codec import CodecConfig
+
+        codec_config = CodecConfig.preset(codec_preset)
+        # The LM's codebook is the codec's semantic codebook (residual codes are clamped to theirs).
+        base = replace(base, codebook_size=codec_config.quantizer.semantic_codebook_size)
     tokenizer = make_byte_tokenizer(base.codebook_size)
-    vocab = max(base.vocab_size, -(-tokenizer.vocab_size // 16) * 16)
+    vocab = (
+        -(-tokenizer.vocab_size // 16) * 16
+        if codec_config is not None
+        else max(base.vocab_size, tokenizer.vocab_size)
+    )
     config = replace(
         base,
         vocab_size=vocab,
@@ -133,9 +144,9 @@ def init_checkpoint(
     model = random_init(DualARTransformer(config), seed).to(parse_dtype(dtype))
     save_model(model, directory)
     tokenizer.save(directory)
-    if codec_preset is not None:
-        from s2tts.models.codec import Codec, CodecConfig
+    if codec_config is not None:
+        from s2tts.models.codec import Codec
 
         torch.manual_seed(seed)
-        Codec(CodecConfig.preset(codec_preset)).save(directory / "codec.safetensors")
+        Codec(codec_config).save(directory / "codec.safetensors")
     return directory

@@ -1,0 +1,487 @@
+"""TTSEngine: continuous batching of synthesis requests with streaming audio out.
+
+One engine owns the LM, the codec, the KV caches and a scheduler thread::
+
+    submit ─► waiting queue ─► admit (slot, prefix cache, prefill) ─► running batch
+    running batch, every frame:  sample_frame (all rows) ─► per row: codes ─► codec.decode_step
+                                 ─► AudioChunk to the request's consumer
+                                 batched slow step for continuing rows; finished rows leave,
+                                 new ones join between frames.
+
+* Rows of the batch are rows 0..B-1 of the caches; a leaving row is replaced by the last one
+  (its keys/values are copied), so the batch stays dense.
+* Each session has its own ``torch.Generator`` and its own sampler row, so a seeded request gives
+  the same codes alone or batched.
+* Reference audio is encoded once (``VoiceCache``); the keys/values of a system prompt with its
+  reference voices are kept (``PrefixCache``), so a repeated voice prefills only the new text.
+* Long text runs batch after batch (``IterativePrompt``) inside one session: the cache keeps
+  the previous batches and only the new columns are prefilled.
+* Limits: ``max_sessions`` rows decode at once, ``max_queue`` wait; beyond that ``submit``
+  raises ``EngineOverloadedError``. Cancelled sessions leave at the next frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from s2tts.checkpoint import S2Checkpoint
+from s2tts.errors import (
+    AudioError,
+    EngineError,
+    EngineOverloadedError,
+    PromptError,
+    PromptTooLongError,
+    RequestCancelledError,
+    RequestTimeoutError,
+    S2TTSError,
+)
+from s2tts.inference.caches import Prefix, PrefixCache, VoiceCache, audio_key, prompt_key
+from s2tts.inference.compile import compile_fast_step
+from s2tts.inference.metrics import EngineStats, RequestMetrics
+from s2tts.inference.session import Session, Sink
+from s2tts.inference.steps import FrameSampler, SemanticHead, frame_column, prefill, sample_frame, slow_step
+from s2tts.inference.types import AudioChunk, SynthesisRequest, VoiceReference
+from s2tts.models.kv_cache import KVCache
+from s2tts.text.prompt import IterativePrompt, Reference
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Engine knobs.
+
+    max_sessions: rows decoded together (cache slots). max_queue: requests allowed to wait.
+    max_seq_len: positions per cache slot (None: the model's context). first_chunk_frames /
+    chunk_frames: frames per audio chunk (small first chunk = low time to first audio).
+    prefix_cache_mb / voice_cache_entries: cache bounds. compile: torch.compile the fast-AR step
+    (pays off for bf16 and on CUDA). max_text_chars: longest accepted text.
+    """
+
+    max_sessions: int = 8
+    max_queue: int = 64
+    max_seq_len: int | None = 4096
+    first_chunk_frames: int = 2
+    chunk_frames: int = 8
+    prefix_cache_mb: int = 256
+    voice_cache_entries: int = 256
+    compile: bool = False
+    max_text_chars: int = 20_000
+    default_timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_sessions < 1 or self.max_queue < 0:
+            raise EngineError("max_sessions must be >= 1 and max_queue >= 0")
+        if self.first_chunk_frames < 1 or self.chunk_frames < 1:
+            raise EngineError("chunk sizes must be >= 1 frame")
+
+
+class TTSEngine:
+    """Serve many concurrent synthesis requests on one Dual-AR model and one codec."""
+
+    def __init__(self, checkpoint: S2Checkpoint, codec, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.checkpoint = checkpoint
+        self.model = checkpoint.model
+        self.codec = codec
+        self.builder = checkpoint.prompt_builder()
+        model_cfg = self.model.config
+        self.num_codebooks = model_cfg.num_codebooks
+        self.sample_rate = int(codec.sample_rate)
+        self.frame_length = int(codec.frame_length)
+        self.frame_rate = self.sample_rate / self.frame_length
+        self._code_limits = torch.tensor(codec.codebook_sizes, dtype=torch.long).view(-1, 1) - 1
+        self.device = self.model.slow.embeddings.weight.device
+        cache_len = min(self.config.max_seq_len or model_cfg.slow.max_seq_len, model_cfg.slow.max_seq_len)
+        self.slow_cache, self.fast_cache = self.model.allocate_caches(self.config.max_sessions, cache_len)
+        self.head = SemanticHead.from_model(self.model)
+        self.fast_step = compile_fast_step(self.model) if self.config.compile else None
+        self.voices = VoiceCache(self.config.voice_cache_entries)
+        self.prefixes = PrefixCache(self.config.prefix_cache_mb * 1024 * 1024)
+        self.stats = EngineStats()
+        self._sampler = FrameSampler.empty()
+        self._active: list[Session] = []
+        self._waiting: deque[Session] = deque()
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="s2tts-engine", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def cache_len(self) -> int:
+        return self.slow_cache.max_seq_len
+
+    def encode_audio(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
+        """Reference audio (n,) or (channels, n) -> codes (N, T) int64, cached by content hash."""
+        audio = np.asarray(audio, dtype=np.float32)
+        key = audio_key(audio, sample_rate)
+
+        def encode() -> torch.Tensor:
+            with torch.inference_mode():
+                codes, lengths = self.codec.encode(audio, sample_rate)
+            return codes[0, :, : int(lengths[0])].to(torch.long).cpu()
+
+        return self.voices.get_or_encode(key, encode)
+
+    def decode_codes(self, codes: torch.Tensor) -> np.ndarray:
+        """codes (N, T) -> audio (T * frame_length,) float32."""
+        with torch.inference_mode():
+            audio = self.codec.decode(torch.as_tensor(codes, dtype=torch.long)[None])
+        return audio[0, 0].float().cpu().numpy()
+
+    def submit(self, request: SynthesisRequest, sink: Sink) -> Session:
+        """Queue a request; ``sink`` receives AudioChunks (the last has is_last) or one exception.
+
+        Raises PromptError/AudioError for bad input and EngineOverloadedError when the queue is
+        full -- before anything is queued."""
+        session = self._prepare(request, sink)
+        with self._cond:
+            if self._stop:
+                raise EngineError("engine is closed")
+            if len(self._waiting) >= self.config.max_queue and len(self._active) >= self.config.max_sessions:
+                self.stats.incr("requests_rejected_total")
+                raise EngineOverloadedError(
+                    f"engine is at capacity ({len(self._active)} running, {len(self._waiting)} queued)"
+                )
+            self._waiting.append(session)
+            self.stats.incr("requests_total")
+            self._cond.notify()
+        return session
+
+    def iter_stream(self, request: SynthesisRequest) -> Iterator[AudioChunk]:
+        """Blocking stream of AudioChunks; closing the iterator cancels the request."""
+        items: queue.Queue[AudioChunk | BaseException] = queue.Queue()
+        session = self.submit(request, items.put)
+        try:
+            while True:
+                item = items.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.is_last:
+                    return
+        finally:
+            if not session.finished.is_set():
+                session.cancel()
+                self._wake()
+
+    async def stream(self, request: SynthesisRequest) -> AsyncIterator[AudioChunk]:
+        """Async stream of AudioChunks; closing it (or the consumer going away) cancels the request."""
+        loop = asyncio.get_running_loop()
+        items: asyncio.Queue[AudioChunk | BaseException] = asyncio.Queue()
+
+        def sink(item: AudioChunk | BaseException) -> None:
+            loop.call_soon_threadsafe(items.put_nowait, item)
+
+        session = await asyncio.to_thread(self.submit, request, sink)
+        try:
+            while True:
+                item = await items.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.is_last:
+                    return
+        finally:
+            if not session.finished.is_set():
+                session.cancel()
+                self._wake()
+
+    def synthesize(self, request: SynthesisRequest) -> np.ndarray:
+        """Blocking: the whole audio (n,) float32."""
+        parts = [chunk.pcm for chunk in self.iter_stream(request)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    def metrics(self) -> dict[str, float | int]:
+        out = self.stats.snapshot()
+        with self._cond:
+            out["sessions_active"] = len(self._active)
+            out["queue_depth"] = len(self._waiting)
+        out["max_sessions"] = self.config.max_sessions
+        out["prefix_cache_hits_total"] = self.prefixes.hits
+        out["prefix_cache_misses_total"] = self.prefixes.misses
+        out["prefix_cache_entries"] = len(self.prefixes)
+        out["voice_cache_hits_total"] = self.voices.hits
+        out["voice_cache_misses_total"] = self.voices.misses
+        return out
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> TTSEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ preparation (caller thread)
+    def _references(self, refs: list[VoiceReference]) -> list[Reference]:
+        out = []
+        for i, ref in enumerate(refs):
+            if ref.codes is not None:
+                codes = torch.as_tensor(ref.codes, dtype=torch.long)
+            elif ref.audio is not None:
+                if not ref.sample_rate:
+                    raise AudioError(f"reference {i}: audio needs a sample_rate")
+                codes = self.encode_audio(ref.audio, ref.sample_rate)
+            else:
+                raise PromptError(f"reference {i} has neither codes nor audio")
+            out.append(Reference(ref.text, codes))
+        return out
+
+    def _prepare(self, request: SynthesisRequest, sink: Sink) -> Session:
+        text = request.text
+        if not isinstance(text, str) or not text.strip():
+            raise PromptError("text is empty")
+        if len(text) > self.config.max_text_chars:
+            raise PromptError(f"text has {len(text)} characters; the limit is {self.config.max_text_chars}")
+        if request.chunk_length < 1:
+            raise PromptError("chunk_length must be >= 1")
+        plan = IterativePrompt(self.builder, text, self._references(request.references), request.chunk_length)
+        first = plan.next_prompt()
+        if first.shape[1] >= self.cache_len:
+            raise PromptTooLongError(
+                f"prompt of {first.shape[1]} tokens does not fit the engine's context of {self.cache_len}"
+            )
+        seed = request.seed if request.seed is not None else int.from_bytes(os.urandom(8), "little") >> 1
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        timeout = request.timeout_s if request.timeout_s is not None else self.config.default_timeout_s
+        now = time.perf_counter()
+        return Session(
+            request=request,
+            plan=plan,
+            sink=sink,
+            metrics=RequestMetrics(request.request_id, submitted=now),
+            generator=generator,
+            first_chunk_frames=request.first_chunk_frames or self.config.first_chunk_frames,
+            chunk_frames=request.chunk_frames or self.config.chunk_frames,
+            deadline=None if timeout is None else now + timeout,
+        )
+
+    # ------------------------------------------------------------------ scheduler (engine thread)
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with torch.inference_mode():
+            while True:
+                with self._cond:
+                    while not self._stop and not self._active and not self._waiting:
+                        self._cond.wait()
+                    if self._stop:
+                        break
+                try:
+                    self._drop_cancelled()
+                    self._admit()
+                    if self._active:
+                        self._decode_step()
+                except Exception as exc:  # a bug: fail the running requests, keep serving
+                    log.exception("engine step failed")
+                    for s in list(reversed(self._active)):
+                        self._fail(s, EngineError(f"internal engine error: {exc}"))
+        for s in self._active + list(self._waiting):
+            s.sink(EngineError("engine closed"))
+            s.finished.set()
+
+    def _admit(self) -> None:
+        while len(self._active) < self.config.max_sessions:
+            with self._cond:
+                if not self._waiting:
+                    return
+                session = self._waiting.popleft()
+            if session.cancelled.is_set():
+                self._finish_cancelled(session)
+                continue
+            session.row = len(self._active)
+            self._active.append(session)
+            self._sampler.add(session.request.sampling, session.generator)
+            session.metrics.started = time.perf_counter()
+            try:
+                self._start_first_batch(session)
+            except S2TTSError as exc:
+                self._fail(session, exc)
+
+    def _start_first_batch(self, s: Session) -> None:
+        system = s.plan.system
+        key = prompt_key(system)
+        prefix = self.prefixes.get(key)
+        if prefix is not None:
+            self.slow_cache.load_prefix(s.row, prefix.k, prefix.v)
+            s.metrics.prefix_cache_hit = True
+            self.stats.incr("prefix_cache_reused_tokens_total", prefix.length)
+        else:
+            hidden = prefill(self.model, system.to(self.device), self.slow_cache, s.row, 0)
+            s.metrics.prefill_tokens += system.shape[1]
+            k, v = self.slow_cache.read_prefix(s.row, system.shape[1])
+            self.prefixes.put(key, Prefix(k, v, hidden))
+        s.cached_len = system.shape[1]
+        s.codec_state = self.codec.init_decode_state(1)
+        self._start_batch(s)
+
+    def _start_batch(self, s: Session) -> None:
+        """Prefill the current text batch's new columns (the cache holds everything before)."""
+        prompt = s.plan.next_prompt()
+        length = prompt.shape[1]
+        if length >= self.cache_len:
+            raise PromptTooLongError(
+                f"text batch {s.plan.batch_index + 1}: prompt of {length} tokens does not fit the context "
+                f"of {self.cache_len}"
+            )
+        new = prompt[:, s.cached_len :].to(self.device)
+        s.hidden = prefill(self.model, new, self.slow_cache, s.row, s.cached_len)
+        s.metrics.prefill_tokens += new.shape[1]
+        self.stats.incr("prefill_tokens_total", new.shape[1])
+        s.cached_len = length
+        params = s.request.sampling
+        room = self.cache_len - length
+        s.budget = room if params.max_new_tokens == 0 else min(params.max_new_tokens - 1, room)
+        s.batch_frames = []
+        self._sampler.reset_row(s.row)
+        if s.budget <= 0:
+            raise PromptTooLongError(f"no room left to generate after a prompt of {length} tokens")
+
+    def _decode_step(self) -> None:
+        active = list(self._active)  # rows as sampled; self._active changes as sessions leave
+        hidden = torch.stack([s.hidden for s in active])  # type: ignore[misc]
+        tokens, codes = sample_frame(
+            self.model, self.head, hidden, self.fast_cache, self._sampler, fast_step=self.fast_step
+        )
+        self.stats.step(len(active), self.config.max_sessions)
+        self.stats.incr("frames_total", len(active))
+        eos = self.model.config.eos_token_id
+        continuing: list[Session] = []
+        new_batch: list[Session] = []
+        ended: list[Session] = []
+        now = time.perf_counter()
+        for b, s in enumerate(active):
+            if s.cancelled.is_set() or (s.deadline is not None and now > s.deadline):
+                ended.append(s)
+                continue
+            if tokens[b] != eos:
+                frame = codes[b]
+                s.batch_frames.append(frame)
+                s.pending.append(frame)
+                s.metrics.frames += 1
+                if len(s.pending) >= s.chunk_target():
+                    self._emit(s, last=False)
+            if tokens[b] == eos or len(s.batch_frames) >= s.budget:
+                batch_codes = (
+                    torch.stack(s.batch_frames, 1).cpu()
+                    if s.batch_frames
+                    else torch.zeros(self.num_codebooks, 0, dtype=torch.long)
+                )
+                s.plan.add_codes(batch_codes)
+                # Frames fed to the cache: all of them after an <|im_end|>, all but the last on budget.
+                s.cached_len += len(s.batch_frames) - (0 if tokens[b] == eos else 1)
+                (ended if s.plan.done else new_batch).append(s)
+            else:
+                continuing.append(s)
+        for s in sorted(ended, key=lambda x: x.row, reverse=True):
+            self._end(s)
+        if continuing:
+            # Every remaining row takes a step; rows about to prefill a new batch write a throwaway
+            # column at their next free position, which their prefill then overwrites.
+            rows = self._active
+            index = {id(s): b for b, s in enumerate(active)}
+            picks = torch.tensor([index[id(s)] for s in rows], dtype=torch.long)
+            columns = frame_column([tokens[int(b)] for b in picks], codes[picks.to(codes.device)])
+            positions = [min(s.cached_len, self.cache_len - 1) for s in rows]
+            out = slow_step(self.model, columns, positions, self.slow_cache)
+            for s in continuing:
+                s.hidden = out[s.row]
+                s.cached_len += 1
+        for s in new_batch:
+            try:
+                self._start_batch(s)
+            except S2TTSError as exc:
+                self._fail(s, exc)
+
+    # ------------------------------------------------------------------ leaving
+    def _emit(self, s: Session, last: bool) -> None:
+        if s.pending:
+            codes = torch.stack(s.pending, 1)
+            codes = torch.minimum(codes.cpu(), self._code_limits).clamp_min(0)
+            pcm = self.codec.decode_step(codes[None].to(self.codec.device), s.codec_state)
+            audio = pcm[0, 0].float().cpu().numpy()
+            s.metrics.audio_seconds += audio.shape[0] / self.sample_rate
+            s.pending = []
+        elif not last:
+            return
+        else:
+            audio = np.zeros(0, dtype=np.float32)
+        if s.metrics.first_audio is None and audio.size:
+            s.metrics.first_audio = time.perf_counter()
+        metrics = None
+        if last:
+            s.metrics.finished = time.perf_counter()
+            metrics = s.metrics.to_dict()
+        s.sink(AudioChunk(audio, self.sample_rate, s.chunks_sent, is_last=last, metrics=metrics))
+        s.chunks_sent += 1
+
+    def _end(self, s: Session) -> None:
+        """Remove a session whose text is done, or that was cancelled / timed out."""
+        if s.cancelled.is_set():
+            self.stats.incr("requests_cancelled_total")
+            self._release(s)
+            s.sink(RequestCancelledError("request cancelled"))
+        elif s.deadline is not None and time.perf_counter() > s.deadline and not s.plan.done:
+            self.stats.incr("requests_timed_out_total")
+            self._release(s)
+            s.sink(RequestTimeoutError(f"request {s.request_id} exceeded its timeout"))
+        else:
+            self._release(s)  # the slot is free before the consumer sees the last chunk
+            self.stats.incr("requests_completed_total")
+            self._emit(s, last=True)
+            self.stats.finish(s.metrics)
+        s.finished.set()
+
+    def _fail(self, s: Session, exc: BaseException) -> None:
+        self.stats.incr("requests_failed_total")
+        if s.row >= 0 and s in self._active:
+            self._release(s)
+        s.sink(exc)
+        s.finished.set()
+
+    def _finish_cancelled(self, s: Session) -> None:
+        self.stats.incr("requests_cancelled_total")
+        s.sink(RequestCancelledError("request cancelled"))
+        s.finished.set()
+
+    def _drop_cancelled(self) -> None:
+        for s in sorted(self._active, key=lambda x: x.row, reverse=True):
+            if s.cancelled.is_set() or (s.deadline is not None and time.perf_counter() > s.deadline):
+                self._end(s)
+
+    def _release(self, s: Session) -> None:
+        """Free s's row: the last row moves into it (cache, sampler row), keeping rows dense."""
+        row, last = s.row, len(self._active) - 1
+        if row != last:
+            mover = self._active[last]
+            _copy_row(self.slow_cache, last, row, mover.cached_len + 1)
+            self._sampler.move(last, row)
+            self._active[row] = mover
+            mover.row = row
+        self._sampler.remove(last)
+        self._active.pop()
+        s.row = -1
+
+
+def _copy_row(cache: KVCache, src: int, dst: int, length: int) -> None:
+    length = min(length, cache.max_seq_len)
+    cache.copy_prefix(src, dst, length)

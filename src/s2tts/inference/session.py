@@ -1,0 +1,54 @@
+"""Per-request state inside the engine: prompt plan, cache slot, sampler row, codec stream."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from s2tts.inference.metrics import RequestMetrics
+from s2tts.inference.types import AudioChunk, SynthesisRequest
+from s2tts.text.prompt import IterativePrompt
+
+Sink = Callable[[AudioChunk | BaseException], None]
+
+
+@dataclass
+class Session:
+    """One request being served. Owned by the engine thread once admitted.
+
+    row: its slot in the batch (rows 0..B-1 of the KV caches). cached_len: positions of its
+    cache row that hold valid keys/values. hidden: (dim,) slow state the next frame is drawn from.
+    """
+
+    request: SynthesisRequest
+    plan: IterativePrompt
+    sink: Sink
+    metrics: RequestMetrics
+    generator: torch.Generator
+    first_chunk_frames: int
+    chunk_frames: int
+    deadline: float | None = None
+    row: int = -1
+    cached_len: int = 0
+    budget: int = 0
+    hidden: torch.Tensor | None = None
+    codec_state: object | None = None
+    batch_frames: list[torch.Tensor] = field(default_factory=list)
+    pending: list[torch.Tensor] = field(default_factory=list)
+    chunks_sent: int = 0
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id
+
+    def chunk_target(self) -> int:
+        """Frames to gather before decoding the next audio chunk (small first, larger later)."""
+        return self.first_chunk_frames if self.chunks_sent == 0 else self.chunk_frames
+
+    def cancel(self) -> None:
+        self.cancelled.set()
