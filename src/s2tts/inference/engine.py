@@ -386,9 +386,9 @@ class TTSEngine:
                     if s.batch_frames
                     else torch.zeros(self.num_codebooks, 0, dtype=torch.long)
                 )
+                # cached_len already counts the frames fed back (all of them after an <|im_end|>,
+                # all but the last on budget); the next prompt repeats them, so prefill starts there.
                 s.plan.add_codes(batch_codes)
-                # Frames fed to the cache: all of them after an <|im_end|>, all but the last on budget.
-                s.cached_len += len(s.batch_frames) - (0 if tokens[b] == eos else 1)
                 (ended if s.plan.done else new_batch).append(s)
             else:
                 continuing.append(s)
@@ -414,9 +414,10 @@ class TTSEngine:
 
     # ------------------------------------------------------------------ leaving
     def _emit(self, s: Session, last: bool) -> None:
+        codes = None
         if s.pending:
-            codes = torch.stack(s.pending, 1)
-            codes = torch.minimum(codes.cpu(), self._code_limits).clamp_min(0)
+            codes = torch.stack(s.pending, 1).cpu()
+            codes = torch.minimum(codes, self._code_limits).clamp_min(0)
             pcm = self.codec.decode_step(codes[None].to(self.codec.device), s.codec_state)
             audio = pcm[0, 0].float().cpu().numpy()
             s.metrics.audio_seconds += audio.shape[0] / self.sample_rate
@@ -431,7 +432,7 @@ class TTSEngine:
         if last:
             s.metrics.finished = time.perf_counter()
             metrics = s.metrics.to_dict()
-        s.sink(AudioChunk(audio, self.sample_rate, s.chunks_sent, is_last=last, metrics=metrics))
+        s.sink(AudioChunk(audio, self.sample_rate, s.chunks_sent, is_last=last, metrics=metrics, codes=codes))
         s.chunks_sent += 1
 
     def _end(self, s: Session) -> None:

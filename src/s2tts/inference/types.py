@@ -51,10 +51,12 @@ class SynthesisRequest:
 class AudioChunk:
     """A piece of streamed audio: pcm (n,) float32 in [-1, 1], mono, at sample_rate.
 
-    The last chunk of a request (``is_last``) carries the request's metrics (TTFA, RTF, ...)."""
+    codes: (N, t) the codec codes this chunk decodes. The last chunk of a request (``is_last``)
+    carries the request's metrics (TTFA, RTF, ...)."""
 
     pcm: np.ndarray
     sample_rate: int
     index: int
     is_last: bool = False
     metrics: dict[str, float | int | str | bool | None] | None = None
+    codes: torch.Tensor | None = None
