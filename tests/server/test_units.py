@@ -23,7 +23,9 @@ def test_settings_from_env() -> None:
     }
     s = ServerSettings.from_env(env, port=9000, host=None)
     assert (s.api_key, s.data_dir, s.max_concurrency, s.port) == ("k", Path("/srv/d"), 3, 9000)
-    assert s.cors_origins == ("http://a", "http://b") and not s.cache_voice_codes and s.request_timeout_s == 30.0
+    assert (
+        s.cors_origins == ("http://a", "http://b") and not s.cache_voice_codes and s.request_timeout_s == 30.0
+    )
     assert s.host == "127.0.0.1" and s.voices_dir == Path("/srv/d/voices")
     assert ServerSettings.from_env({"S2TTS_API_KEY": ""}).api_key is None
     with pytest.raises(ValueError):

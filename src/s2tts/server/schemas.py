@@ -74,6 +74,7 @@ class SamplingFields(BaseModel):
     max_new_tokens: int = Field(
         1024, ge=0, le=32768, description="Per text batch; 0: until the context is full."
     )
+    min_new_tokens: int = Field(0, ge=0, le=32768, description="Steps before the end token is allowed.")
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
 
 
