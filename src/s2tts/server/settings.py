@@ -46,7 +46,7 @@ class ServerSettings:
     max_reference_seconds: float = 90.0
     max_references: int = 8
     max_voice_id_chars: int = 128
-    low_latency_first_chunk_frames: int = 8
+    low_latency_first_chunk_frames: int = 1
     cache_voice_codes: bool = True
     request_timeout_s: float | None = None
     live_idle_timeout_s: float = 300.0
