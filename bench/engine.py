@@ -1,0 +1,171 @@
+"""Engine benchmark: continuous batching vs one request at a time, same engine, same run.
+
+LM: ``bench-small`` preset, codec: ``small`` preset, random weights, fp32 unless --dtype bf16.
+For 1, 4 and 16 concurrent requests it reports time to first audio (p50/p95), real-time factor
+and aggregate frames/s; the baseline is the same engine with one slot (what the reference does:
+requests served one after another). It also measures the compute a first chunk needs (prefill +
+first frames + first codec chunk, run directly) to compare time to first audio against.
+The last line is one JSON object with every figure.
+
+    python bench/engine.py [--threads 1] [--frames 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import peak_rss_mb  # noqa: E402
+from s2tts.checkpoint import init_checkpoint, load_checkpoint  # noqa: E402
+from s2tts.inference.engine import EngineConfig, TTSEngine  # noqa: E402
+from s2tts.inference.params import SamplingParams  # noqa: E402
+from s2tts.inference.steps import FrameSampler, SemanticHead, prefill, sample_frame  # noqa: E402
+from s2tts.inference.types import SynthesisRequest  # noqa: E402
+from s2tts.models.codec import load_codec  # noqa: E402
+
+TEXTS = [
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "Streaming speech synthesis should start quickly and keep pace.",
+    "Continuous batching lets many requests share every decode step.",
+    "A small first chunk keeps the time to first audio low.",
+]
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run_load(engine: TTSEngine, concurrency: int, frames: int, sequential: bool = False) -> dict:
+    """Send ``concurrency`` requests at once (or one after another) and time them."""
+    params = SamplingParams(
+        top_k=30, top_p=0.8, temperature=0.8, max_new_tokens=frames + 1, min_new_tokens=frames + 1
+    )
+    results: list[dict] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        request = SynthesisRequest(TEXTS[i % len(TEXTS)] + f" {i}", sampling=params, seed=i)
+        start = time.perf_counter()
+        first = None
+        n = 0
+        for chunk in engine.iter_stream(request):
+            if first is None and chunk.pcm.size:
+                first = time.perf_counter() - start
+            n += chunk.pcm.size
+        with lock:
+            results.append({"ttfa": first, "elapsed": time.perf_counter() - start, "samples": n})
+
+    start = time.perf_counter()
+    if sequential:
+        for i in range(concurrency):
+            one(i)
+    else:
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    wall = time.perf_counter() - start
+    total_frames = sum(r["samples"] for r in results) / engine.frame_length
+    audio_s = sum(r["samples"] for r in results) / engine.sample_rate
+    ttfa = [r["ttfa"] for r in results if r["ttfa"] is not None]
+    return {
+        "requests": concurrency,
+        "ttfa_p50_ms": round(_quantile(ttfa, 0.5) * 1000, 1),
+        "ttfa_p95_ms": round(_quantile(ttfa, 0.95) * 1000, 1),
+        "rtf_mean": round(
+            statistics.mean(r["elapsed"] / (r["samples"] / engine.sample_rate) for r in results), 3
+        ),
+        "aggregate_rtf": round(wall / audio_s, 3),
+        "aggregate_frames_per_s": round(total_frames / wall, 2),
+        "wall_s": round(wall, 2),
+    }
+
+
+def first_chunk_compute_ms(engine: TTSEngine) -> float:
+    """Prefill + first_chunk_frames frames + one codec chunk, run directly without the engine."""
+    model = engine.model
+    prompt = engine.builder.build(TEXTS[0] + " 0")
+    slow, fast = model.allocate_caches(1, 512)
+    head = SemanticHead.from_model(model)
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(3):
+            sampler = FrameSampler.empty()
+            sampler.add(SamplingParams(min_new_tokens=8), torch.Generator().manual_seed(0))
+            start = time.perf_counter()
+            hidden = prefill(model, prompt, slow, 0).unsqueeze(0)
+            frames = []
+            for i in range(engine.config.first_chunk_frames):
+                tokens, codes = sample_frame(model, head, hidden, fast, sampler)
+                frames.append(codes[0])
+                if i + 1 < engine.config.first_chunk_frames:
+                    from s2tts.inference.steps import frame_column, slow_step
+
+                    hidden = slow_step(model, frame_column(tokens, codes), [prompt.shape[1] + i], slow)
+            codes = torch.minimum(torch.stack(frames, 1), engine._code_limits)
+            engine.codec.decode_step(codes[None], engine.codec.init_decode_state(1))
+            best = min(best, time.perf_counter() - start)
+    return best * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--frames", type=int, default=40, help="frames per request")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--levels", default="1,4,16")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    levels = [int(x) for x in args.levels.split(",")]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        init_checkpoint(tmp, "bench-small", seed=0, codec_preset="small")
+        ckpt = load_checkpoint(tmp, dtype=args.dtype)
+        codec = load_codec(tmp)
+    results: dict[str, object] = {
+        "threads": args.threads,
+        "frames_per_request": args.frames,
+        "dtype": args.dtype,
+    }
+    batched = TTSEngine(ckpt, codec, EngineConfig(max_sessions=max(levels), max_queue=256, max_seq_len=1024))
+    serial = TTSEngine(ckpt, codec, EngineConfig(max_sessions=1, max_queue=256, max_seq_len=1024))
+    try:
+        run_load(batched, 2, 4)  # warm-up
+        compute = first_chunk_compute_ms(batched)
+        results["first_chunk_compute_ms"] = round(compute, 1)
+        base = run_load(serial, 4, args.frames, sequential=True)
+        results["one_at_a_time"] = base
+        print("one at a time:", base, flush=True)
+        for n in levels:
+            r = run_load(batched, n, args.frames)
+            r["frames_per_s_over_one_at_a_time"] = round(
+                r["aggregate_frames_per_s"] / base["aggregate_frames_per_s"], 2
+            )
+            results[f"concurrent_{n}"] = r
+            print(f"concurrent {n}:", r, flush=True)
+        one = results.get("concurrent_1")
+        if isinstance(one, dict):
+            results["ttfa_1_over_compute"] = round(one["ttfa_p50_ms"] / compute, 2)
+        results["engine_metrics"] = batched.metrics()
+        results["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    finally:
+        batched.close()
+        serial.close()
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
