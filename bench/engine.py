@@ -7,7 +7,7 @@ requests served one after another). It also measures the compute a first chunk n
 first frames + first codec chunk, run directly) to compare time to first audio against.
 The last line is one JSON object with every figure.
 
-    python bench/engine.py [--threads 1] [--frames 40]
+    python bench/engine.py [--threads 1] [--frames 64]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--frames", type=int, default=40, help="frames per request")
+    parser.add_argument("--frames", type=int, default=64, help="frames per request (64 = 3 s of audio)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--levels", default="1,4,16")
     args = parser.parse_args()
