@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for s2tts: system packages (when run as root on Debian/Ubuntu), a
+# virtual environment in .venv with the CPU build of torch, and the package with all extras.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(ffmpeg chromium chromium-driver espeak-ng)
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+# torch first and pinned: the 2.13.0 CPU build installs from local disk; anything looser pulls CUDA.
+.venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
+  || "${PIP[@]}" torch==2.13.0
+"${PIP[@]}" -c <(echo "torch==2.13.0") -e ".[server,dev]"
+echo "setup: done (.venv)"

@@ -1,0 +1,106 @@
+"""``s2tts serve`` (the HTTP server) and ``s2tts voices`` (manage a running server's voices)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from s2tts.errors import S2TTSError
+
+
+class ServerRequestError(S2TTSError):
+    """A call to a running server failed."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve the HTTP API and web page")
+    p.add_argument(
+        "--checkpoint", type=Path, default=None, help="checkpoint dir (default: a tiny random model)"
+    )
+    p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8080)")
+    p.add_argument(
+        "--api-key", default=None, help="require 'Authorization: Bearer KEY' (or set S2TTS_API_KEY)"
+    )
+    p.add_argument("--data-dir", type=Path, default=None, help="where stored voices live (default ./data)")
+    p.add_argument("--max-sessions", type=int, default=8, help="requests decoded together")
+    p.add_argument("--max-queue", type=int, default=64, help="requests allowed to wait")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--compile", action="store_true", help="torch.compile the fast-AR step")
+    p.set_defaults(func=_serve)
+
+    v = sub.add_parser("voices", help="add, list or remove stored voices on a running server")
+    v.add_argument("--server", default=os.environ.get("S2TTS_SERVER", "http://127.0.0.1:8080"))
+    v.add_argument("--api-key", default=os.environ.get("S2TTS_API_KEY"))
+    vs = v.add_subparsers(dest="action", metavar="ACTION")
+    vs.required = True
+    add = vs.add_parser("add", help="upload a voice")
+    add.add_argument("voice_id")
+    add.add_argument("audio", type=Path)
+    add.add_argument("--text", default="", help="transcript of the audio")
+    vs.add_parser("list", help="list voices")
+    rm = vs.add_parser("rm", help="delete a voice")
+    rm.add_argument("voice_id")
+    v.set_defaults(func=_voices)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from s2tts.inference.engine import EngineConfig
+    from s2tts.inference.factory import load_engine
+    from s2tts.server.run import serve
+    from s2tts.server.settings import ServerSettings
+
+    try:
+        settings = ServerSettings.from_env(
+            os.environ, host=args.host, port=args.port, api_key=args.api_key, data_dir=args.data_dir
+        )
+    except ValueError as exc:
+        raise ServerRequestError(str(exc)) from exc
+    checkpoint = args.checkpoint or (
+        Path(os.environ["S2TTS_CHECKPOINT"]) if os.environ.get("S2TTS_CHECKPOINT") else None
+    )
+    config = EngineConfig(max_sessions=args.max_sessions, max_queue=args.max_queue, compile=args.compile)
+    engine = load_engine(checkpoint, args.dtype, args.device, config)
+    serve(engine, settings)
+    return 0
+
+
+def _voices(args: argparse.Namespace) -> int:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    url = args.server.rstrip("/") + "/v1/audio/voices"
+    try:
+        with httpx.Client(headers=headers, timeout=60) as client:
+            if args.action == "add":
+                data = args.audio.read_bytes()
+                files = {"audio_sample": (args.audio.name, data)}
+                response = client.post(url, data={"name": args.voice_id, "ref_text": args.text}, files=files)
+            elif args.action == "list":
+                response = client.get(url)
+            else:
+                response = client.delete(f"{url}/{args.voice_id}")
+    except httpx.HTTPError as exc:
+        raise ServerRequestError(f"cannot reach {args.server}: {exc}") from exc
+    if response.status_code >= 400:
+        try:
+            detail = response.json()
+            message = (
+                detail.get("error", {}).get("message") if isinstance(detail.get("error"), dict) else None
+            )
+            message = message or detail.get("detail") or detail.get("error") or response.text
+        except ValueError:
+            message = response.text
+        raise ServerRequestError(f"server answered {response.status_code}: {message}")
+    body = response.json()
+    if args.action == "list":
+        for voice in body.get("data", []):
+            print(f"{voice.get('id')}\t{json.dumps(voice.get('ref_text', voice.get('text', '')))}")
+    elif args.action == "add":
+        print(f"added voice {body.get('id', args.voice_id)}")
+    else:
+        print(f"deleted voice {args.voice_id}")
+    return 0
