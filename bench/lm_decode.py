@@ -30,9 +30,10 @@ def _model(dtype: torch.dtype, device: str):
     from s2tts.checkpoint import random_init
     from s2tts.models.config import DualARConfig
     from s2tts.models.dual_ar import DualARTransformer
+    from s2tts.models.layout import use_decode_layout
 
     model = random_init(DualARTransformer(DualARConfig.preset("bench-small")), seed=0)
-    return model.to(device=device, dtype=dtype).eval()
+    return use_decode_layout(model.to(device=device, dtype=dtype)).eval()
 
 
 def _prompt(model, seed: int, device: str) -> torch.Tensor:

@@ -102,3 +102,15 @@ def test_no_weights_and_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(WeightsError, match="cannot read"):
         load_model(tmp_path)
+
+
+def test_decode_layout_keeps_values_and_saves_contiguous(tmp_path: Path) -> None:
+    model = load_model(PARITY / "lm_a")  # fp32 on CPU: column-major Linear weights
+    weight = model.fast.layers[0].feed_forward.w1.weight
+    assert not weight.is_contiguous() and weight.t().is_contiguous()
+    raw = load_file(str(PARITY / "lm_a" / "model.safetensors"))
+    assert torch.equal(weight, raw["audio_decoder.layers.0.feed_forward.w1.weight"])
+    save_model(model, tmp_path)
+    assert load_file(str(tmp_path / "model.safetensors"))["audio_decoder.output.weight"].is_contiguous()
+    bf16 = load_model(PARITY / "lm_a", dtype=torch.bfloat16)
+    assert bf16.fast.layers[0].feed_forward.w1.weight.is_contiguous()  # row-major is faster for bf16

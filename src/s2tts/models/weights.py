@@ -27,6 +27,7 @@ from safetensors.torch import save_file
 from s2tts.errors import WeightsError
 from s2tts.models.config import DualARConfig
 from s2tts.models.dual_ar import DualARTransformer
+from s2tts.models.layout import use_decode_layout
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,9 @@ def load_model(
     dtype: str | torch.dtype = "float32",
     device: torch.device | str = "cpu",
 ) -> DualARTransformer:
-    """Load a Dual-AR checkpoint directory (config.json + weights) onto ``device`` in ``dtype``."""
+    """Load a Dual-AR checkpoint directory (config.json + weights) onto ``device`` in ``dtype``.
+
+    fp32 CPU weights are stored column-major for fast batch-1 decoding (``models.layout``)."""
     path = Path(path)
     if config is None:
         config = DualARConfig.from_json(path if path.is_dir() else path.parent)
@@ -216,7 +219,7 @@ def load_model(
         model = DualARTransformer(config)
     load_state_into(model, iter_checkpoint(path), torch_dtype, device)
     _materialise_buffers(model, device)
-    return model.eval()
+    return use_decode_layout(model).eval()
 
 
 def save_model(model: DualARTransformer, directory: str | Path, shard_bytes: int | None = None) -> None:
