@@ -70,5 +70,7 @@ def test_fast_ar_step_by_step(case: tuple) -> None:
     with torch.no_grad():
         steps = [model.fast.step(model.fast.project_in(hidden).unsqueeze(1), torch.tensor([0]), fast_cache)]
         for k in range(1, 10):
-            steps.append(model.fast.step(model.fast.embeddings(codes[:, k - 1 : k]), torch.tensor([k]), fast_cache))
+            steps.append(
+                model.fast.step(model.fast.embeddings(codes[:, k - 1 : k]), torch.tensor([k]), fast_cache)
+            )
     torch.testing.assert_close(torch.stack(steps, 1), g["fast_logits"], atol=ATOL, rtol=RTOL)
