@@ -26,14 +26,11 @@ REFERENCE_FPS = {"fp32_eager": 12.7, "bf16_compiled": 32.0}
 PROMPT_LEN = 69
 
 
-def _model(dtype: torch.dtype, device: str):
-    from s2tts.checkpoint import random_init
+def _model(dtype: torch.dtype, device: str, preset: str = "bench-small"):
+    from s2tts.checkpoint import random_model
     from s2tts.models.config import DualARConfig
-    from s2tts.models.dual_ar import DualARTransformer
-    from s2tts.models.layout import use_decode_layout
 
-    model = random_init(DualARTransformer(DualARConfig.preset("bench-small")), seed=0)
-    return use_decode_layout(model.to(device=device, dtype=dtype)).eval()
+    return random_model(DualARConfig.preset(preset), seed=0, dtype=dtype, device=device)
 
 
 def _prompt(model, seed: int, device: str) -> torch.Tensor:
@@ -52,7 +49,7 @@ def child(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
-    model = _model(dtype, args.device)
+    model = _model(dtype, args.device, args.preset)
     frames = args.frames
     params = SamplingParams(
         top_k=30, top_p=0.8, temperature=0.8, max_new_tokens=frames + 1, min_new_tokens=frames + 1
@@ -65,9 +62,11 @@ def child(args: argparse.Namespace) -> dict:
     slow_cache, _ = model.allocate_caches(1, 512)
     with torch.inference_mode():
         prefill(model, prompts[0], slow_cache, 0)
+        _sync(args.device)
         start = time.perf_counter()
         for _ in range(3):
             prefill(model, prompts[0], slow_cache, 0)
+        _sync(args.device)
         prefill_ms = (time.perf_counter() - start) / 3 * 1000
 
     # Warm-up (compiles the fast step), then the timed run.
@@ -83,7 +82,17 @@ def child(args: argparse.Namespace) -> dict:
         "frames_per_s": round(produced / decode_time, 2),
         "frames": produced,
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        **(
+            {"peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
+            if args.device == "cuda"
+            else {}
+        ),
     }
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def weight_bytes_per_frame(dtype_bytes: int) -> int:
@@ -108,6 +117,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="fp32", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="eager", help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--preset", default="bench-small", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args)))
@@ -153,8 +163,15 @@ def main() -> None:
     best_b1 = max((r.get("frames_per_s") or 0) for k, r in results.items() if k.endswith("_b1"))
     summary["best_b1_frames_per_s"] = best_b1
     summary["best_b1_over_reference_fp32_eager"] = round(best_b1 / REFERENCE_FPS["fp32_eager"], 2)
-    if torch.cuda.is_available() and args.device == "cpu":
-        summary["cuda"] = "run with --device cuda for the GPU figures"
+    if torch.cuda.is_available() and not args.quick:
+        # The released shape with random weights, bf16, eager and compiled, batch 1 and 8.
+        for mode in ("eager", "compiled"):
+            for batch in (1, 8):
+                key = f"cuda_s2pro_bf16_{mode}_b{batch}"
+                child_args = ["--frames", str(frames), "--device", "cuda", "--dtype", "bf16", "--mode", mode,
+                              "--batch", str(batch), "--preset", "s2-pro"]  # fmt: skip
+                results[key] = run_child(__file__, child_args, timeout=1800)
+                print(f"{key:30s} {results[key]}", flush=True)
     print(json.dumps({"results": results, "summary": summary}))
 
 

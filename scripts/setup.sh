@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg chromium chromium-driver espeak-ng)
+# chromium: the web page test drives a real headless browser.
+APT_PACKAGES=(chromium)
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do

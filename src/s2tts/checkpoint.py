@@ -107,6 +107,32 @@ def random_init(model: DualARTransformer, seed: int = 0, std: float = 0.02) -> D
     return model
 
 
+def random_model(
+    config: DualARConfig,
+    seed: int = 0,
+    dtype: str | torch.dtype = "float32",
+    device: torch.device | str = "cpu",
+    std: float = 0.02,
+) -> DualARTransformer:
+    """A randomly initialised model built straight on ``device`` in ``dtype`` (meta init, no CPU
+    copy): benchmarks use it for the full ``s2-pro`` shape on a GPU."""
+    from s2tts.models.layout import use_decode_layout
+    from s2tts.models.weights import materialise_buffers
+
+    with torch.device("meta"):
+        model = DualARTransformer(config)
+    model = model.to_empty(device=device).to(parse_dtype(dtype))
+    gen = torch.Generator(device=device).manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("norm.weight"):
+                param.fill_(1.0)
+            else:
+                param.normal_(0.0, std, generator=gen)
+    materialise_buffers(model, device)
+    return use_decode_layout(model).eval()
+
+
 def init_checkpoint(
     directory: str | Path,
     preset: str = "tiny",

@@ -190,7 +190,7 @@ def load_state_into(
         )
 
 
-def _materialise_buffers(model: DualARTransformer, device: torch.device | str) -> None:
+def materialise_buffers(model: DualARTransformer, device: torch.device | str) -> None:
     """Rebuild non-persistent buffers (RoPE tables, offsets) that meta init left empty."""
     from s2tts.models.rope import rope_table
 
@@ -218,7 +218,7 @@ def load_model(
     with torch.device("meta"):
         model = DualARTransformer(config)
     load_state_into(model, iter_checkpoint(path), torch_dtype, device)
-    _materialise_buffers(model, device)
+    materialise_buffers(model, device)
     return use_decode_layout(model).eval()
 
 
