@@ -67,6 +67,8 @@ class EngineConfig:
     chunk_frames: frames per audio chunk (small first chunk = low time to first audio).
     prefix_cache_mb / voice_cache_entries: cache bounds. compile: torch.compile the fast-AR step
     (pays off for bf16 and on CUDA). max_text_chars: longest accepted text.
+    max_prefills_per_step: new requests admitted between two frames, so a burst of arrivals
+    does not stall the audio of requests already streaming.
     """
 
     max_sessions: int = 8
@@ -79,12 +81,15 @@ class EngineConfig:
     compile: bool = False
     max_text_chars: int = 20_000
     default_timeout_s: float | None = None
+    max_prefills_per_step: int = 4
 
     def __post_init__(self) -> None:
         if self.max_sessions < 1 or self.max_queue < 0:
             raise EngineError("max_sessions must be >= 1 and max_queue >= 0")
         if self.first_chunk_frames < 1 or self.chunk_frames < 1:
             raise EngineError("chunk sizes must be >= 1 frame")
+        if self.max_prefills_per_step < 1:
+            raise EngineError("max_prefills_per_step must be >= 1")
 
 
 class TTSEngine:
@@ -300,7 +305,8 @@ class TTSEngine:
             s.finished.set()
 
     def _admit(self) -> None:
-        while len(self._active) < self.config.max_sessions:
+        admitted = 0
+        while len(self._active) < self.config.max_sessions and admitted < self.config.max_prefills_per_step:
             with self._cond:
                 if not self._waiting:
                     return
@@ -308,6 +314,7 @@ class TTSEngine:
             if session.cancelled.is_set():
                 self._finish_cancelled(session)
                 continue
+            admitted += 1
             session.row = len(self._active)
             self._active.append(session)
             self._sampler.add(session.request.sampling, session.generator)
