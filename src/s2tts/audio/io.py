@@ -1,0 +1,132 @@
+"""Audio files in and out: float32 ``(channels, n)`` arrays, format chosen by the file extension.
+
+Reading tries soundfile (libsndfile: wav, flac, ogg/vorbis/opus, mp3 and more) first and falls back
+to PyAV (ffmpeg: mp3, m4a/aac, webm/opus, video containers...). Writing uses soundfile for
+``.wav`` (16-bit PCM), ``.flac`` (16-bit) and ``.ogg`` (Vorbis), and PyAV's LAME encoder for ``.mp3``.
+Anything unreadable or unsupported raises :class:`~s2tts.errors.AudioError`; a missing input file
+raises ``FileNotFoundError``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import soundfile as sf
+
+from s2tts.errors import AudioError
+
+#: Extensions ``write_audio`` understands.
+WRITE_FORMATS = (".wav", ".flac", ".ogg", ".mp3")
+_SOUNDFILE_WRITE = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode an audio file. Returns (samples (channels, n) float32 in [-1, 1], sample rate)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    if path.is_dir():
+        raise AudioError(f"{path} is a directory, not an audio file")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        return np.ascontiguousarray(data.T), int(rate)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        pass  # not a libsndfile format: let ffmpeg try
+    return _read_with_av(path)
+
+
+def _read_with_av(path: Path) -> tuple[np.ndarray, int]:
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.audio
+            if not streams:
+                raise AudioError(f"{path} has no audio stream")
+            stream = streams[0]
+            resampler: av.AudioResampler | None = None
+            chunks: list[np.ndarray] = []
+            rate = 0
+            for frame in container.decode(stream):
+                if resampler is None:
+                    rate = frame.sample_rate
+                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=rate)
+                chunks.extend(f.to_ndarray() for f in resampler.resample(frame))
+            if resampler is not None:
+                chunks.extend(f.to_ndarray() for f in resampler.resample(None))
+    except AudioError:
+        raise
+    except (av.FFmpegError, UnicodeDecodeError, ValueError, IndexError) as exc:
+        raise AudioError(f"cannot decode {path}: not an audio file or an unsupported format ({exc})") from exc
+    if rate <= 0:
+        raise AudioError(f"cannot decode {path}: no audio frames")
+    channels = stream.channels or (chunks[0].shape[0] if chunks else 1)
+    data = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), dtype=np.float32)
+    return np.ascontiguousarray(data, dtype=np.float32), int(rate)
+
+
+def write_audio(path: str | Path, audio: Any, sample_rate: int) -> None:
+    """Encode ``audio`` ((channels, n) or (n,), float in [-1, 1]; numpy or torch) to ``path``.
+
+    The format follows the extension: .wav, .flac, .ogg (Vorbis) or .mp3. Samples are clipped to
+    [-1, 1].
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in WRITE_FORMATS:
+        raise AudioError(
+            f"cannot write {path.name}: unsupported extension (use one of {', '.join(WRITE_FORMATS)})"
+        )
+    data = _as_channels_first(audio)
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+    if data.shape[1] == 0:
+        raise AudioError(f"cannot write {path.name}: audio is empty")
+    if not np.isfinite(data).all():
+        raise AudioError(f"cannot write {path.name}: audio has non-finite samples (NaN or inf)")
+    data = np.clip(data, -1.0, 1.0)
+    if ext == ".mp3":
+        _write_mp3(path, data, int(sample_rate))
+        return
+    fmt, subtype = _SOUNDFILE_WRITE[ext]
+    try:
+        sf.write(str(path), data.T, int(sample_rate), format=fmt, subtype=subtype)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise AudioError(f"cannot write {path}: {exc}") from exc
+
+
+def _as_channels_first(audio: Any) -> np.ndarray:
+    if hasattr(audio, "detach"):  # torch.Tensor, without importing torch here
+        audio = audio.detach().float().cpu().numpy()
+    data = np.asarray(audio)
+    if data.dtype.kind != "f":
+        raise AudioError(f"audio to write must be floating point, got dtype {data.dtype}")
+    if data.ndim == 1:
+        data = data[None]
+    if data.ndim != 2:
+        raise AudioError(f"audio to write must have shape (channels, n) or (n,), got {data.shape}")
+    if data.shape[0] == 0:
+        raise AudioError("audio to write has no channels")
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def _write_mp3(path: Path, data: np.ndarray, sample_rate: int) -> None:
+    channels = data.shape[0]
+    if channels > 2:
+        raise AudioError(f"mp3 holds at most 2 channels, got {channels}")
+    if sample_rate not in _MP3_RATES:
+        raise AudioError(f"mp3 does not support {sample_rate} Hz (use one of {list(_MP3_RATES)})")
+    layout = "mono" if channels == 1 else "stereo"
+    try:
+        with av.open(str(path), mode="w", format="mp3") as container:
+            stream = container.add_stream("libmp3lame", rate=sample_rate, layout=layout)
+            frame = av.AudioFrame.from_ndarray(data, format="fltp", layout=layout)
+            frame.sample_rate = sample_rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+    except av.FFmpegError as exc:
+        raise AudioError(f"cannot write {path}: {exc}") from exc
