@@ -97,7 +97,7 @@ def _read_codes(path: str) -> np.ndarray:
     try:
         codes = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise CodesError(f"cannot read codes from {path}: not a .npy array ({exc})") from exc
+        raise CodesError(f"cannot read codes from {path}: not a .npy file") from exc
     if not isinstance(codes, np.ndarray):
         raise CodesError(f"{path} holds several arrays; expected one int array [10, T]")
     if codes.ndim == 3 and codes.shape[0] == 1:
