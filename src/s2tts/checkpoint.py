@@ -13,6 +13,7 @@ trained model ships); its audio is noise.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from s2tts.text.tokenizer import S2Tokenizer, make_byte_tokenizer
 log = logging.getLogger(__name__)
 
 CODEC_FILES = ("codec.safetensors", "codec.pth")
+RANDOM_MARKER = "random_init.json"  # written by init_checkpoint: these weights are random
 
 
 @dataclass
@@ -38,6 +40,7 @@ class S2Checkpoint:
     model: DualARTransformer
     tokenizer: S2Tokenizer
     directory: Path
+    random_weights: bool = False
 
     @property
     def config(self) -> DualARConfig:
@@ -92,7 +95,8 @@ def load_checkpoint(
             f"config eos_token_id {config.eos_token_id} differs from the tokenizer's <|im_end|> id {tokenizer.im_end_id}"
         )
     model = load_model(directory, config=config, dtype=dtype, device=device)
-    return S2Checkpoint(model=model, tokenizer=tokenizer, directory=directory)
+    random_weights = (directory / RANDOM_MARKER).is_file()
+    return S2Checkpoint(model=model, tokenizer=tokenizer, directory=directory, random_weights=random_weights)
 
 
 def random_init(model: DualARTransformer, seed: int = 0, std: float = 0.02) -> DualARTransformer:
@@ -170,6 +174,13 @@ def init_checkpoint(
     model = random_init(DualARTransformer(config), seed).to(parse_dtype(dtype))
     save_model(model, directory)
     tokenizer.save(directory)
+    marker = {
+        "preset": preset,
+        "codec_preset": codec_preset,
+        "seed": seed,
+        "note": "random weights: the audio is noise",
+    }
+    (directory / RANDOM_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     if codec_config is not None:
         from s2tts.models.codec import Codec
 

@@ -40,7 +40,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_init_checkpoint_writes_the_published_layout(tiny: Path) -> None:
     names = {p.name for p in tiny.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.json", "codec.safetensors"} <= names
+    assert {"config.json", "model.safetensors", "tokenizer.json", "codec.safetensors", "random_init.json"} <= names
     assert json.loads((tiny / "config.json").read_text())["model_type"] == "fish_qwen3_omni"
     assert any(k.startswith("text_model.model.layers.0") for k in load_file(str(tiny / "model.safetensors")))
 
@@ -68,6 +68,8 @@ def test_speak_writes_audio_and_streams(tiny: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     audio, rate = sf.read(out)
     assert rate == 44100 and audio.ndim == 1 and np.isfinite(audio).all()
+    # A random checkpoint gets the length speech of the text would have (1.3 frames per byte).
+    assert audio.shape[0] == round(1.3 * len("Hello there, world.")) * 2048
     streamed = tmp_path / "stream.wav"
     rc = main(
         [

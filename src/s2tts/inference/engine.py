@@ -30,7 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -360,6 +360,12 @@ class TTSEngine:
         s.budget = room if params.max_new_tokens == 0 else min(params.max_new_tokens - 1, room)
         s.batch_frames = []
         self._sampler.reset_row(s.row)
+        if self.checkpoint.random_weights and params.min_new_tokens == 0:
+            # A random model stops at random; give its noise the length speech of this text would
+            # have (about 1.3 frames per UTF-8 byte) so demos and the page always make audio.
+            n = max(4, round(1.3 * len(s.plan.batches[s.plan.batch_index].encode())))
+            self._sampler.params[s.row] = replace(params, min_new_tokens=n + 1, max_new_tokens=n + 1)
+            s.budget = min(s.budget, n)
         if s.budget <= 0:
             raise PromptTooLongError(f"no room left to generate after a prompt of {length} tokens")
 
