@@ -231,3 +231,15 @@ def test_step_errors(codec):
         codec.encode_step(torch.zeros(2, 1, 2048), estate)
     with pytest.raises(AudioError, match="non-finite"):
         codec.encode_step(torch.full((1, 1, 2048), float("nan")), estate)
+
+
+def test_bfloat16_codec_tracks_float32():
+    torch.manual_seed(0)
+    fp32 = Codec(CodecConfig.preset("tiny")).eval()
+    bf16 = Codec(CodecConfig.preset("tiny")).eval()
+    bf16.load_state_dict(fp32.state_dict())
+    bf16 = bf16.to(torch.bfloat16)
+    codes = _codes(fp32, 1, 6)
+    a, b = fp32.decode(codes), bf16.decode(codes)
+    assert b.dtype == torch.bfloat16 and torch.isfinite(b).all()
+    assert torch.corrcoef(torch.stack([a.flatten(), b.float().flatten()]))[0, 1] > 0.95

@@ -35,7 +35,7 @@ from s2tts.models.codec.quantizer import DownsampleQuantizer
 from s2tts.models.codec.streaming import DecodeState, EncodeState
 
 #: Frames per internal step of one-shot encode/decode, by device type.
-CPU_CHUNK_FRAMES = 8
+CPU_CHUNK_FRAMES = 16
 ACCELERATOR_CHUNK_FRAMES = 256
 
 

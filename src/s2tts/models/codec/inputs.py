@@ -104,7 +104,11 @@ def _lengths(lengths: Sequence[int] | torch.Tensor | np.ndarray | None, batch: i
     elif isinstance(lengths, np.ndarray):
         lengths = lengths.tolist()
     values = list(lengths) if isinstance(lengths, (list, tuple)) else [lengths]
-    if len(values) != batch or any(isinstance(v, bool) or int(v) != v for v in values):
+    try:
+        valid = len(values) == batch and not any(isinstance(v, bool) or int(v) != v for v in values)
+    except (TypeError, ValueError, OverflowError):
+        valid = False
+    if not valid:
         raise AudioError(f"lengths must be {batch} integers (one per item), got {values!r}")
     out = [int(v) for v in values]
     if any(v < 0 or v > n for v in out):
