@@ -84,7 +84,7 @@ def test_stereo_is_downmixed(codec):
 
 def test_other_sample_rates_are_resampled_with_soxr(codec):
     audio_16k = _tone(0.6, rate=16000)
-    codes, lengths = codec.encode(audio_16k, 16000)
+    codes, lengths = codec.encode(audio_16k, np.int64(16000))  # numpy scalars (e.g. from files) work
     n_44k = round(len(audio_16k) * 44100 / 16000)
     assert lengths.tolist() == [math.ceil(n_44k / 2048)]
     import soxr

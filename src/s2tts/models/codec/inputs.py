@@ -7,6 +7,7 @@ here, with a message naming the problem, before any tensor reaches a layer.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,7 +67,7 @@ def prepare_audio(
         raise AudioError(f"audio has no items or no channels: shape {tuple(array.shape)}")
     if (
         isinstance(sample_rate, bool)
-        or not isinstance(sample_rate, (int, float))
+        or not isinstance(sample_rate, numbers.Real)
         or not (math.isfinite(sample_rate) and sample_rate > 0)
     ):
         raise AudioError(f"sample_rate must be a positive number, got {sample_rate!r}")
@@ -87,7 +88,7 @@ def prepare_audio(
             bad = int(np.flatnonzero(~np.isfinite(item))[0])
             raise AudioError(f"audio item {i} has a non-finite sample (NaN or inf) at index {bad}")
         if sample_rate != target_rate:
-            item = soxr.resample(np.ascontiguousarray(item), sample_rate, target_rate, quality="HQ")
+            item = soxr.resample(np.ascontiguousarray(item), float(sample_rate), target_rate, quality="HQ")
         out_items.append(np.asarray(item, dtype=np.float32))
     new_lengths = [len(x) for x in out_items]
     out = np.zeros((batch, max(new_lengths)), dtype=np.float32)

@@ -21,6 +21,7 @@ norm is folded into plain weights at load time (see ``weights.py``), so no layer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -205,6 +206,12 @@ class CausalConvTranspose1d(nn.Module):
             bias = None if b is None else b.detach().repeat(s)
             self._cache = (key, poly, bias)
         return self._cache[1], self._cache[2]
+
+    def _apply(
+        self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True
+    ) -> nn.Module:  # .to()/.cuda()/.half(): drop the stale copy now
+        self._cache = None
+        return super()._apply(fn, recurse)
 
     def init_state(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> ConvState | None:
         if self.taps == 1:

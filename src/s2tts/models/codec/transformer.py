@@ -22,6 +22,8 @@ a band mask, and keeps the last ``window - 1``. Long one-shot inputs are process
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -126,6 +128,12 @@ class WindowTransformer(nn.Module):
         self.norm = RMSNorm(dim, norm_eps)
         # Rotary table cache, per device; grown by doubling. Derived data, not a buffer or state.
         self._rope: dict[torch.device, torch.Tensor] = {}
+
+    def _apply(
+        self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True
+    ) -> nn.Module:  # .to()/.cuda(): tables for old devices are stale
+        self._rope = {}
+        return super()._apply(fn, recurse)
 
     def init_state(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> TransformerState:
         shape = (batch_size, self.n_head, self.window_size - 1, self.head_dim)
