@@ -7,10 +7,11 @@
     pcm = codec.decode_step(codes_chunk, state)               # (B, 10, t) -> (B, 1, t * 2048)
 
 Every layer is causal, so streaming is exact: each step runs the new frames through the layers
-with their carried context (conv buffers, transposed-conv overlaps, windowed KV caches) and the
-concatenated output equals the one-shot output. One-shot ``encode``/``decode`` themselves run as a
-loop of such steps over chunks of ``chunk_frames`` frames: on CPU, chunks that fit in cache are
-faster than whole-signal tensors (which cost a page fault per 4 KiB on every op) and bound memory.
+with their carried context (conv buffers, windowed KV caches) and the concatenated output equals
+the one-shot output. One-shot ``encode``/``decode`` run their audio-rate part (encoder / decoder)
+as a loop of such steps over chunks of ``chunk_frames`` frames: on CPU, chunks that fit in cache
+are faster than whole-signal tensors (which cost a page fault per 4 KiB on every op) and bound
+memory. The light frame-rate part (quantizer, transformers) runs once over the whole sequence.
 
 Public tensors are channel-first like the reference (audio (B, 1, n), codes (B, 10, T)); inside, the
 layers work time-major (B, T, C) (see ``layers.py``).
