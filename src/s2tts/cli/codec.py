@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-
-from s2tts.audio import read_audio, write_audio
 from s2tts.errors import CodesError, WeightsError
-from s2tts.models.codec import Codec, CodecConfig, load_codec
-from s2tts.models.codec.config import PRESETS
+
+if TYPE_CHECKING:  # heavy imports happen in the handlers, so `s2tts --help` stays fast
+    import numpy as np
+
+    from s2tts.models.codec import Codec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +51,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument("--config", help="codec config JSON (ours or the reference's constructor values)")
-    shape.add_argument("--preset", choices=sorted(PRESETS), help="a built-in codec shape instead of --config")
+    shape.add_argument("--preset", help="a built-in codec shape instead of --config: s2-codec, small or tiny")
     parser.add_argument(
         "--random-weights",
         action="store_true",
@@ -61,6 +61,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> Codec:
+    import torch
+
+    from s2tts.models.codec import Codec, CodecConfig, load_codec
+
     config: CodecConfig | str | None = CodecConfig.preset(args.preset) if args.preset else args.config
     if args.checkpoint:
         if args.random_weights:
@@ -78,6 +82,10 @@ def _load(args: argparse.Namespace) -> Codec:
 
 
 def _encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from s2tts.audio import read_audio
+
     audio, rate = read_audio(args.input)
     codec = _load(args)
     codes, _ = codec.encode(audio, rate)
@@ -92,6 +100,8 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _read_codes(path: str) -> np.ndarray:
+    import numpy as np
+
     if not Path(path).exists():
         raise FileNotFoundError(f"codes file not found: {path}")
     try:
@@ -108,6 +118,8 @@ def _read_codes(path: str) -> np.ndarray:
 
 
 def _decode(args: argparse.Namespace) -> int:
+    from s2tts.audio import write_audio
+
     codes = _read_codes(args.input)
     codec = _load(args)
     audio = codec.decode(codes)[0].float().cpu().numpy()

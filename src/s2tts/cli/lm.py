@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from s2tts.errors import CodesError, PromptError
+
+if TYPE_CHECKING:  # heavy imports happen in the handlers, so `s2tts --help` stays fast
+    import torch
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,6 +64,9 @@ def _init_checkpoint(args: argparse.Namespace) -> int:
 
 
 def load_reference_codes(path: Path) -> torch.Tensor:
+    import numpy as np
+    import torch
+
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -75,6 +79,8 @@ def load_reference_codes(path: Path) -> torch.Tensor:
 
 
 def _generate_codes(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
     from tqdm import tqdm
 
     from s2tts.checkpoint import load_checkpoint
