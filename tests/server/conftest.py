@@ -1,4 +1,16 @@
-"""Server test fixtures: a fake engine, an app on a temp data dir, a live uvicorn on loopback."""
+"""Server test fixtures: the real engine on a tiny random checkpoint, an app on a temp data dir, a
+live uvicorn on loopback.
+
+One checkpoint and one engine serve the whole session (building them takes seconds, a request a
+fraction of one); ``engine`` hands that engine to a test with its records cleared and checks
+afterwards that the test left nothing running in it. Tests that need other engine limits build
+their own with ``start_engine`` on the same weights.
+
+Random weights would stop at a random frame, and for a random checkpoint the engine stretches a
+request without ``min_new_tokens`` to the length of its text; so requests say how long they are:
+``frames(n)`` asks for exactly n frames of audio (``min_new_tokens = max_new_tokens = n + 1``: the
+step that ends a text batch makes no frame).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +25,50 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from s2tts.checkpoint import S2Checkpoint, init_checkpoint, load_checkpoint
+from s2tts.inference.engine import EngineConfig
+from s2tts.models.codec import Codec, load_codec
 from s2tts.server.app import create_app
 from s2tts.server.settings import ServerSettings
 
-from .fake_engine import FakeEngine
+from .real_engine import RecordingEngine
+
+SR = 44100  # the codec's sample rate
+FRAME = 2048  # samples per codec frame
+
+
+def frames(n: int) -> dict[str, int]:
+    """Request fields for exactly ``n`` frames (n * FRAME samples) of audio."""
+    return {"max_new_tokens": n + 1, "min_new_tokens": n + 1}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[S2Checkpoint, Codec]:
+    path = init_checkpoint(tmp_path_factory.mktemp("tiny"), "tiny", seed=0, codec_preset="tiny")
+    return load_checkpoint(path), load_codec(path)
+
+
+@contextlib.contextmanager
+def start_engine(model: tuple[S2Checkpoint, Codec], **config: object) -> Iterator[RecordingEngine]:
+    """A RecordingEngine on the tiny weights with these EngineConfig fields; closed on exit."""
+    engine = RecordingEngine(model[0], model[1], EngineConfig(**config))  # type: ignore[arg-type]
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="session")
+def shared_engine(tiny_model: tuple[S2Checkpoint, Codec]) -> Iterator[RecordingEngine]:
+    with start_engine(tiny_model, max_sessions=4, max_queue=16, max_seq_len=512) as engine:
+        yield engine
 
 
 @pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine()
+def engine(shared_engine: RecordingEngine) -> Iterator[RecordingEngine]:
+    shared_engine.reset()
+    yield shared_engine
+    assert shared_engine.wait_idle(5.0), "the test left a request running in the engine"
 
 
 @pytest.fixture
@@ -30,7 +77,7 @@ def settings(tmp_path: Path) -> ServerSettings:
 
 
 @pytest.fixture
-def app(engine: FakeEngine, settings: ServerSettings) -> FastAPI:
+def app(engine: RecordingEngine, settings: ServerSettings) -> FastAPI:
     return create_app(engine, settings)
 
 

@@ -11,7 +11,7 @@ from s2tts.errors import AudioError
 from s2tts.server.audio_input import decode_audio, decode_base64
 from s2tts.server.formats import encode_audio
 
-from .fake_engine import sine
+from .signals import sine
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "opus", "aac"])

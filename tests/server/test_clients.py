@@ -1,32 +1,48 @@
-"""The official client libraries, unchanged but for the base URL, against uvicorn on loopback."""
+"""The official client libraries, unchanged but for the base URL, against uvicorn on loopback and
+the real engine; plus disconnects, the concurrency cap and the live websocket.
+
+The fish.audio SDK cannot send ``min_new_tokens``. For such requests the engine gives a random
+checkpoint's noise the length speech of the text would have (``checkpoint.random_weights``), capped
+by ``max_new_tokens``; without that rule random weights end at a random frame, at the first about
+one time in ten. The SDK tests compare what the SDK got with what the engine made for that request,
+and ``until_audio`` repeats a request that came out empty, so the comparison is never between two
+empty results whichever rule the engine follows.
+"""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import httpx
 import numpy as np
 import openai
+import ormsgpack
 import pytest
 import soundfile as sf
 from fastapi import FastAPI
 from fishaudio import FishAudio
 from fishaudio.types import FlushEvent, ReferenceAudio, TTSConfig
+from httpx_ws import WebSocketUpgradeError, connect_ws
 
 from s2tts.server.app import create_app
 from s2tts.server.formats import encode_audio
 from s2tts.server.settings import ServerSettings
 
-from .conftest import running
-from .fake_engine import SR, FakeEngine, sine
+from .conftest import FRAME, SR, frames, running
+from .real_engine import Call, RecordingEngine
+from .signals import sine
 
 KEY = "test-key-123"
+T = TypeVar("T")
 
 
 @pytest.fixture
-def keyed_url(engine: FakeEngine, settings: ServerSettings) -> Iterator[str]:
+def keyed_url(engine: RecordingEngine, settings: ServerSettings) -> Iterator[str]:
     keyed = ServerSettings(**{**settings.__dict__, "api_key": KEY})
     with running(create_app(engine, keyed)) as url:
         yield url
@@ -34,6 +50,10 @@ def keyed_url(engine: FakeEngine, settings: ServerSettings) -> Iterator[str]:
 
 def ref_wav() -> bytes:
     return encode_audio(sine(16000, rate=16000), "wav", 16000)
+
+
+def as_int16(pcm: np.ndarray) -> np.ndarray:
+    return (np.clip(pcm, -1.0, 1.0) * 32767.0).round().astype(np.int16)
 
 
 def decoded_seconds(data: bytes) -> float:
@@ -44,25 +64,58 @@ def decoded_seconds(data: bytes) -> float:
         return n / c.streams.audio[0].codec_context.sample_rate
 
 
-def test_fish_sdk_convert_and_stream(keyed_url: str, engine: FakeEngine) -> None:
+def until_audio(engine: RecordingEngine, call: Callable[[], T], tries: int = 6) -> tuple[T, Call]:
+    """Run ``call`` (one request) until the engine made audio for it; its result and the Call."""
+    for _ in range(tries):
+        result = call()
+        made = engine.calls[-1]
+        if made.samples:
+            return result, made
+    raise AssertionError(f"the engine ended {tries} requests in a row at the first frame")
+
+
+# the SDK's config: max_new_tokens bounds the length (17 -> at most 16 frames, 0.74 s)
+SDK_CONFIG = TTSConfig(max_new_tokens=17)
+
+
+def test_fish_sdk_convert_and_stream(keyed_url: str, engine: RecordingEngine) -> None:
     client = FishAudio(api_key=KEY, base_url=keyed_url)
-    audio = client.tts.convert(text="Hello from the SDK.")  # default format mp3
-    total = engine.chunks * engine.chunk_samples / SR
-    assert abs(decoded_seconds(audio) - total) < 0.1
-    chunks = list(client.tts.stream(text="Streaming please.", format="pcm"))
-    # (the SDK reads the response whole before iterating; chunking is checked with httpx elsewhere)
-    assert sum(map(len, chunks)) == 2 * engine.chunks * engine.chunk_samples
-    wav = client.tts.convert(
-        text="Clone me.", format="wav", references=[ReferenceAudio(audio=ref_wav(), text="reference words")]
+    audio, made = until_audio(
+        engine, lambda: client.tts.convert(text="Hello from the SDK.", config=SDK_CONFIG)
     )
-    y, rate = sf.read(io.BytesIO(wav))
-    assert rate == SR and len(y) == engine.chunks * engine.chunk_samples
-    assert engine.requests[-1].references[0].text == "reference words"
-    streamed = b"".join(client.tts.stream(text="x", references=[ReferenceAudio(audio=ref_wav(), text="r")]))
-    assert abs(decoded_seconds(streamed) - total) < 0.1
+    assert made.request.sampling.max_new_tokens == 17 and made.request.sampling.top_p == 0.7
+    assert abs(decoded_seconds(audio) - made.samples / SR) < 0.06  # default format mp3
+    # (the SDK reads the response whole before iterating; chunking is checked with httpx elsewhere)
+    parts, made = until_audio(
+        engine, lambda: list(client.tts.stream(text="Streaming please.", format="pcm", config=SDK_CONFIG))
+    )
+    np.testing.assert_array_equal(np.frombuffer(b"".join(parts), "<i2"), as_int16(made.pcm))
+    wav, made = until_audio(
+        engine,
+        lambda: client.tts.convert(
+            text="Clone me.",
+            format="wav",
+            config=SDK_CONFIG,
+            references=[ReferenceAudio(audio=ref_wav(), text="reference words")],
+        ),
+    )
+    y, rate = sf.read(io.BytesIO(wav), dtype="int16")
+    assert rate == SR
+    np.testing.assert_array_equal(y, as_int16(made.pcm))
+    assert made.request.references[0].text == "reference words"
+    assert made.request.references[0].sample_rate == 16000
+    streamed, made = until_audio(
+        engine,
+        lambda: b"".join(
+            client.tts.stream(
+                text="x", config=SDK_CONFIG, references=[ReferenceAudio(audio=ref_wav(), text="r")]
+            )
+        ),
+    )
+    assert abs(decoded_seconds(streamed) - made.samples / SR) < 0.06
 
 
-def test_fish_sdk_websocket_live(keyed_url: str, engine: FakeEngine) -> None:
+def test_fish_sdk_websocket_live(keyed_url: str, engine: RecordingEngine) -> None:
     client = FishAudio(api_key=KEY, base_url=keyed_url)
 
     def text():
@@ -72,20 +125,33 @@ def test_fish_sdk_websocket_live(keyed_url: str, engine: FakeEngine) -> None:
         yield FlushEvent()
         yield "A third, spoken on stop."
 
-    audio = b"".join(client.tts.stream_websocket(text(), format="wav", config=TTSConfig(chunk_length=100)))
-    y, rate = sf.read(io.BytesIO(audio))
+    def session() -> bytes:
+        engine.reset()
+        config = TTSConfig(chunk_length=100, max_new_tokens=9)
+        return b"".join(client.tts.stream_websocket(text(), format="wav", config=config))
+
+    # the first segment's audio becomes the voice of the later ones: it must not be empty
+    for _ in range(6):
+        audio = session()
+        if engine.calls[0].samples:
+            break
+    y, rate = sf.read(io.BytesIO(audio), dtype="int16")
     texts = [r.text for r in engine.requests]
     assert texts == [
         "Hello there, this is the first sentence of a live stream.",
         "And here comes a second one.",
         "A third, spoken on stop.",
     ]
-    assert rate == SR and len(y) == 3 * engine.chunks * engine.chunk_samples  # one continuous file
+    assert rate == SR  # one continuous file: one header, every segment's audio in order
+    np.testing.assert_array_equal(y, as_int16(np.concatenate([c.pcm for c in engine.calls])))
     assert engine.requests[0].references == []
-    assert engine.requests[1].references[0].text == texts[0]  # later segments keep the first voice
+    for later in engine.requests[1:]:  # later segments keep the first voice
+        ref = later.references[0]
+        assert ref.text == texts[0] and ref.sample_rate == SR
+        np.testing.assert_array_equal(ref.audio, engine.calls[0].pcm)
 
 
-def test_fish_sdk_wrong_key_is_401(keyed_url: str) -> None:
+def test_fish_sdk_wrong_key_is_401(keyed_url: str, engine: RecordingEngine) -> None:
     client = FishAudio(api_key="wrong", base_url=keyed_url)
     with pytest.raises(Exception) as info:
         client.tts.convert(text="x")
@@ -94,19 +160,30 @@ def test_fish_sdk_wrong_key_is_401(keyed_url: str) -> None:
     r = httpx.post(keyed_url + "/v1/tts", json={"text": "x"}, headers={"Authorization": "Bearer wrong"})
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer" and r.json()["detail"]
     assert httpx.get(keyed_url + "/metrics", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+    assert engine.calls == []
 
 
-def test_openai_client_speech(keyed_url: str, engine: FakeEngine) -> None:
+def test_openai_client_speech(keyed_url: str, engine: RecordingEngine) -> None:
+    n = 12
     client = openai.OpenAI(api_key=KEY, base_url=keyed_url + "/v1", max_retries=0)
-    resp = client.audio.speech.create(model="tts-1", voice="alloy", input="Hello from OpenAI's client.")
-    total = engine.chunks * engine.chunk_samples / SR
-    assert abs(decoded_seconds(resp.content) - total) < 0.1
+    resp = client.audio.speech.create(
+        model="tts-1", voice="alloy", input="Hello from OpenAI's client.", extra_body=frames(n)
+    )
+    total = n * FRAME / SR
+    assert abs(decoded_seconds(resp.content) - total) < 0.06
+    assert engine.requests[-1].text == "Hello from OpenAI's client."
     with client.audio.speech.with_streaming_response.create(
-        model="gpt-4o-mini-tts", voice="coral", input="Stream it.", response_format="pcm"
+        model="gpt-4o-mini-tts",
+        voice="coral",
+        input="Stream it.",
+        response_format="pcm",
+        extra_body=frames(n),
     ) as stream:
         parts = list(stream.iter_bytes(chunk_size=None))
     assert sum(map(len, parts)) == pytest.approx(2 * total * 24000, abs=8)
-    wav = client.audio.speech.create(model="tts-1", voice="echo", input="x", response_format="wav", speed=2.0)
+    wav = client.audio.speech.create(
+        model="tts-1", voice="echo", input="x", response_format="wav", speed=2.0, extra_body=frames(n)
+    )
     assert abs(sf.info(io.BytesIO(wav.content)).duration - total / 2) < 0.05
     with pytest.raises(openai.NotFoundError):
         client.audio.speech.create(model="tts-1", voice="no-such-voice", input="x")
@@ -114,61 +191,68 @@ def test_openai_client_speech(keyed_url: str, engine: FakeEngine) -> None:
         openai.OpenAI(api_key="bad", base_url=keyed_url + "/v1", max_retries=0).audio.speech.create(
             model="tts-1", voice="alloy", input="x"
         )
+    assert len(engine.calls) == 3
 
 
-def test_openai_client_sse(keyed_url: str) -> None:
+def test_openai_client_sse(keyed_url: str, engine: RecordingEngine) -> None:
     client = openai.OpenAI(api_key=KEY, base_url=keyed_url + "/v1", max_retries=0)
     with client.audio.speech.with_streaming_response.create(
-        model="gpt-4o-mini-tts", voice="alloy", input="x", stream_format="sse", response_format="pcm"
+        model="gpt-4o-mini-tts",
+        voice="alloy",
+        input="x",
+        stream_format="sse",
+        response_format="pcm",
+        extra_body=frames(12),
     ) as stream:
         lines = [line for line in stream.iter_lines() if line.startswith("data: ")]
-    assert '"speech.audio.delta"' in lines[0] and '"speech.audio.done"' in lines[-1]
+    assert len(lines) > 2 and '"speech.audio.delta"' in lines[0] and '"speech.audio.done"' in lines[-1]
+    pcm = b"".join(base64.b64decode(json.loads(line[6:])["audio"]) for line in lines[:-1])
+    assert abs(len(pcm) / 2 - 12 * FRAME * 24000 / SR) < 4
 
 
-def test_disconnect_mid_stream_frees_the_slot(settings: ServerSettings) -> None:
-    engine = FakeEngine(chunks=200, delay_s=0.05)
-    app: FastAPI = create_app(engine, settings)
+LONG = {"text": "long", "format": "pcm", "streaming": True, **frames(400)}  # 400 frames: ~7 s to make
+
+
+def test_disconnect_mid_stream_frees_the_slot(engine: RecordingEngine, app: FastAPI) -> None:
     with running(app) as url, httpx.Client(base_url=url) as http:
-        with http.stream("POST", "/v1/tts", json={"text": "long", "format": "pcm", "streaming": True}) as r:
+        with http.stream("POST", "/v1/tts", json=LONG) as r:
             it = r.iter_raw()
             next(it)
-            assert engine.active == 1
+            assert engine.active() == 1
         t0 = time.monotonic()  # the with-block closed the connection
-        while engine.active and time.monotonic() - t0 < 2:
-            time.sleep(0.01)
-        assert engine.active == 0 and engine.cancelled == 1
+        assert engine.wait_idle(2.0)
         assert time.monotonic() - t0 < 0.5
+        [call] = engine.calls
+        assert call.outcome == "RequestCancelledError" and call.samples < 400 * FRAME
         metrics = http.get("/metrics").text
         assert "s2tts_server_slots_active 0" in metrics and "s2tts_http_disconnects_total 1" in metrics
 
 
-def test_disconnect_during_one_shot_frees_the_slot(settings: ServerSettings) -> None:
-    engine = FakeEngine(chunks=200, delay_s=0.05)
-    with running(create_app(engine, settings)) as url:
+def test_disconnect_during_one_shot_frees_the_slot(engine: RecordingEngine, app: FastAPI) -> None:
+    with running(app) as url:
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(url + "/v1/tts", json={"text": "long", "format": "wav"}, timeout=0.3)
-        t0 = time.monotonic()
-        while engine.active and time.monotonic() - t0 < 2:
-            time.sleep(0.01)
-        assert engine.active == 0 and engine.cancelled == 1
+            httpx.post(url + "/v1/tts", json={**LONG, "format": "wav", "streaming": False}, timeout=0.5)
+        assert engine.wait_idle(2.0)
+        [call] = engine.calls
+        assert call.outcome == "RequestCancelledError"
 
 
-def test_concurrency_cap_rejects_with_retry_after(settings: ServerSettings) -> None:
-    engine = FakeEngine(chunks=40, delay_s=0.05)
+def test_concurrency_cap_rejects_with_retry_after(engine: RecordingEngine, settings: ServerSettings) -> None:
     capped = ServerSettings(**{**settings.__dict__, "max_concurrency": 1})
     with running(create_app(engine, capped)) as url, httpx.Client(base_url=url) as http:
-        with http.stream("POST", "/v1/tts", json={"text": "a", "format": "pcm"}) as first:
+        with http.stream("POST", "/v1/tts", json=LONG) as first:
             chunks = first.iter_raw()  # keep a reference: a dropped iterator closes the connection
             next(chunks)
-            r = http.post("/v1/tts", json={"text": "b", "format": "pcm"})
+            r = http.post("/v1/tts", json={"text": "b", "format": "pcm", **frames(2)})
             assert r.status_code == 503 and r.headers["retry-after"] == "1"
         assert http.get("/v1/health").status_code == 200
+        assert engine.wait_idle(2.0)
+        assert len(engine.calls) == 1  # the server refused the second before the engine saw it
+        r = http.post("/v1/tts", json={"text": "b", "format": "pcm", **frames(2)})
+        assert r.status_code == 200 and len(r.content) == 2 * 2 * FRAME  # the slot is free again
 
 
-def test_live_websocket_errors_and_auth(keyed_url: str) -> None:
-    import ormsgpack
-    from httpx_ws import WebSocketUpgradeError, connect_ws
-
+def test_live_websocket_errors_and_auth(keyed_url: str, engine: RecordingEngine) -> None:
     with httpx.Client(base_url=keyed_url) as http:
         with pytest.raises(WebSocketUpgradeError) as info, connect_ws("/v1/tts/live", http):
             pass
@@ -184,17 +268,15 @@ def test_live_websocket_errors_and_auth(keyed_url: str) -> None:
             )
             msg = ormsgpack.unpackb(ws.receive_bytes())
             assert msg["reason"] == "error" and "not found" in msg["message"]
+    assert engine.calls == []
 
 
-def test_live_websocket_json_frames(base_url: str, engine: FakeEngine) -> None:
-    import base64
-    import json
-
-    from httpx_ws import connect_ws
-
+def test_live_websocket_json_frames(base_url: str, engine: RecordingEngine) -> None:
     with httpx.Client(base_url=base_url) as http, connect_ws("/v1/tts/live", http) as ws:
-        ws.send_text(json.dumps({"event": "start", "request": {"format": "pcm"}}))
+        ws.send_text(json.dumps({"event": "start", "request": {"format": "pcm", **frames(6)}}))
         ws.send_text(json.dumps({"event": "text", "text": "Hi there."}))
+        ws.send_text(json.dumps({"event": "flush"}))
+        ws.send_text(json.dumps({"event": "text", "text": "Bye now."}))
         ws.send_text(json.dumps({"event": "stop"}))
         pcm = b""
         while True:
@@ -204,5 +286,9 @@ def test_live_websocket_json_frames(base_url: str, engine: FakeEngine) -> None:
             else:
                 assert msg == {"event": "finish", "reason": "stop"}
                 break
-    assert len(pcm) == 2 * engine.chunks * engine.chunk_samples
-    assert np.frombuffer(pcm, "<i2").max() > 10000
+    assert [r.text for r in engine.requests] == ["Hi there.", "Bye now."]
+    assert len(pcm) == 2 * 2 * 6 * FRAME
+    made = np.concatenate([c.pcm for c in engine.calls])
+    np.testing.assert_array_equal(np.frombuffer(pcm, "<i2"), as_int16(made))
+    second = engine.requests[1].references[0]  # conditioned on the first segment's audio
+    assert second.text == "Hi there." and np.array_equal(second.audio, engine.calls[0].pcm)

@@ -7,7 +7,7 @@ import pytest
 
 from s2tts.server.effects import PostProcessor, _tempo_steps
 
-from .fake_engine import sine
+from .signals import sine
 
 SR = 44100
 

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from s2tts.server.formats import StreamEncoder, encode_audio, output_rate, wav_header
 
-from .fake_engine import sine
+from .signals import sine
 
 SR = 44100
 

@@ -1,4 +1,9 @@
-"""The web page in headless Chromium: upload a voice, pick it, speak, audio plays while streaming.
+"""The web page in headless Chromium over the real engine: upload a voice, pick it, speak, audio
+plays while streaming.
+
+The page sends no length fields: the engine gives a random checkpoint's request the length speech
+of its text would have (36 frames for the text below). The page's engine has a short context (288
+positions), so that a long text does not fit at all and the page shows the engine's error.
 
 Chromium is driven over the DevTools protocol with the ``websockets`` client (no extra package).
 Skipped where no Chromium/Chrome binary is installed (Debian: ``apt-get install chromium``).
@@ -22,12 +27,15 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from s2tts.checkpoint import S2Checkpoint
+from s2tts.models.codec import Codec
 from s2tts.server.app import create_app
 from s2tts.server.formats import encode_audio
 from s2tts.server.settings import ServerSettings
 
-from .conftest import running
-from .fake_engine import FakeEngine, sine
+from .conftest import FRAME, running, start_engine
+from .real_engine import RecordingEngine
+from .signals import sine
 
 BROWSER = next(
     (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome", "chrome") if shutil.which(b)),
@@ -113,8 +121,16 @@ def open_page(devtools: str) -> Iterator[Page]:
         yield Page(ws)
 
 
-def test_page_uploads_a_voice_and_plays_while_streaming(browser: str, tmp_path: Path) -> None:
-    engine = FakeEngine(chunks=12, delay_s=0.08)
+@pytest.fixture(scope="module")
+def page_engine(tiny_model: tuple[S2Checkpoint, Codec]) -> Iterator[RecordingEngine]:
+    with start_engine(tiny_model, max_sessions=2, max_seq_len=288) as engine:
+        yield engine
+
+
+def test_page_uploads_a_voice_and_plays_while_streaming(
+    browser: str, page_engine: RecordingEngine, tmp_path: Path
+) -> None:
+    engine = page_engine
     app = create_app(engine, ServerSettings(data_dir=tmp_path / "data"))
     clip = tmp_path / "my voice.wav"
     clip.write_bytes(encode_audio(sine(16000, rate=16000), "wav", 16000))
@@ -149,21 +165,25 @@ def test_page_uploads_a_voice_and_plays_while_streaming(browser: str, tmp_path: 
         assert during["playing"] and during["sampleRate"] == 44100
         stats = page.wait_for("window.s2ttsStats.done && window.s2ttsStats", timeout=20)
         assert stats["error"] is None, stats
-        assert stats["bytesReceived"] == 2 * engine.chunks * engine.chunk_samples
+        [call] = engine.calls
+        assert call.outcome == "completed" and call.samples >= 16 * FRAME
+        assert stats["bytesReceived"] == 2 * call.samples  # everything the engine made
         assert stats["chunksScheduled"] >= 2 and stats["firstAudioMs"] is not None
         assert page.eval("document.getElementById('status').textContent").startswith("Done")
         assert not page.eval("document.getElementById('download').hidden")
-        req = engine.requests[-1]
+        req = call.request
         assert req.text == "Hello [laugh] from the page." and req.seed == 5
-        assert req.references[0].voice_id == "page voice"
+        assert req.references[0].voice_id == "page voice" and req.first_chunk_frames == 1
+        assert (req.sampling.temperature, req.sampling.top_p) == (0.8, 0.8)
         page.wait_for("window.s2ttsStats.chunksPlayed > 0", timeout=10)  # the audio clock ran
 
         # errors show in the status line
         page.eval(
-            "document.getElementById('text').value = '[toolong] x'; document.getElementById('speak').click()"
+            "document.getElementById('text').value = 'x'.repeat(300); document.getElementById('speak').click()"
         )
         page.wait_for("window.s2ttsStats.done && window.s2ttsStats.error")
         assert "context" in page.eval("document.getElementById('status').textContent")
+        assert len(engine.calls) == 1  # refused before it was queued
         shot = page.call("Page.captureScreenshot", format="png")["data"]
         assert len(shot) > 1000
         if os.environ.get("S2TTS_PAGE_SCREENSHOT"):

@@ -1,6 +1,6 @@
 """What the server needs from an engine: a structural type, so the server imports no model code.
 
-``s2tts.inference.engine.TTSEngine`` satisfies it; tests drive the server with a small fake.
+``s2tts.inference.engine.TTSEngine`` satisfies it (the server tests run it on a tiny random checkpoint).
 ``stream`` is an async generator: closing it (``aclose``, or the consumer going away) cancels the
 session and frees its slot. The other calls block and are run in worker threads by the server.
 """
