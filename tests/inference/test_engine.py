@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import time
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +176,47 @@ def test_limits_timeouts_and_bad_input(ckpt_dir: Path) -> None:
         with pytest.raises(PromptTooLongError):
             eng.synthesize(SynthesisRequest("x" * 400))
         assert eng.metrics()["sessions_active"] == 0
+
+
+def test_queue_limit_counts_requests_not_yet_started(ckpt_dir: Path) -> None:
+    config = EngineConfig(max_sessions=1, max_queue=0, max_seq_len=256)
+    with TTSEngine(load_checkpoint(ckpt_dir), load_codec(ckpt_dir), config) as eng:
+        long = SamplingParams(max_new_tokens=200, min_new_tokens=200)
+        first = eng.submit(SynthesisRequest("one", sampling=long), lambda item: None)
+        with pytest.raises(EngineOverloadedError):
+            eng.submit(SynthesisRequest("two", sampling=long), lambda item: None)
+        first.cancel()
+        assert first.finished.wait(30)
+
+
+def test_a_failing_consumer_only_cancels_its_own_request(engine: TTSEngine) -> None:
+    def broken(item: object) -> None:
+        raise RuntimeError("consumer is gone")
+
+    session = engine.submit(SynthesisRequest("Nobody listens.", sampling=FRAMES, seed=1), broken)
+    assert session.finished.wait(30)
+    assert engine.synthesize(SynthesisRequest("Others still work.", sampling=FRAMES, seed=1)).shape[0] > 0
+    assert engine.metrics()["sessions_active"] == 0
+
+
+def test_cancel_while_the_reference_is_being_encoded(engine: TTSEngine) -> None:
+    before = engine.metrics().get("requests_cancelled_total", 0)
+    voice = _voice(seconds=3.0)  # encoding takes a moment, in a worker thread
+
+    async def main() -> None:
+        async def consume() -> None:
+            async for _ in engine.stream(SynthesisRequest("Gone.", references=[voice], sampling=FRAMES)):
+                pass
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0)  # let the stream start its submit in the worker thread
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    deadline = time.monotonic() + 30
+    while engine.metrics().get("requests_cancelled_total", 0) == before:
+        assert time.monotonic() < deadline, "the abandoned request was never dropped"
+        time.sleep(0.01)
+    assert engine.metrics()["sessions_active"] == 0

@@ -146,16 +146,22 @@ class TTSEngine:
             audio = self.codec.decode(torch.as_tensor(codes, dtype=torch.long)[None])
         return audio[0, 0].float().cpu().numpy()
 
-    def submit(self, request: SynthesisRequest, sink: Sink) -> Session:
+    def submit(
+        self, request: SynthesisRequest, sink: Sink, cancelled: threading.Event | None = None
+    ) -> Session:
         """Queue a request; ``sink`` receives AudioChunks (the last has is_last) or one exception.
 
         Raises PromptError/AudioError for bad input and EngineOverloadedError when the queue is
-        full -- before anything is queued."""
+        full -- before anything is queued. ``cancelled``, when given, becomes the session's cancel
+        flag (so a caller can cancel before submit even returns)."""
         session = self._prepare(request, sink)
+        if cancelled is not None:
+            session.cancelled = cancelled
         with self._cond:
             if self._stop:
                 raise EngineError("engine is closed")
-            if len(self._waiting) >= self.config.max_queue and len(self._active) >= self.config.max_sessions:
+            free_slots = max(0, self.config.max_sessions - len(self._active))
+            if len(self._waiting) >= self.config.max_queue + free_slots:
                 self.stats.incr("requests_rejected_total")
                 raise EngineOverloadedError(
                     f"engine is at capacity ({len(self._active)} running, {len(self._waiting)} queued)"
@@ -190,7 +196,14 @@ class TTSEngine:
         def sink(item: AudioChunk | BaseException) -> None:
             loop.call_soon_threadsafe(items.put_nowait, item)
 
-        session = await asyncio.to_thread(self.submit, request, sink)
+        cancelled = threading.Event()
+        try:
+            session = await asyncio.to_thread(self.submit, request, sink, cancelled)
+        except asyncio.CancelledError:
+            # submit may still complete in its thread: the flag makes the engine drop the request.
+            cancelled.set()
+            self._wake()
+            raise
         try:
             while True:
                 item = await items.get()
@@ -301,22 +314,24 @@ class TTSEngine:
                     for s in list(reversed(self._active)):
                         self._fail(s, EngineError(f"internal engine error: {exc}"))
         for s in self._active + list(self._waiting):
-            s.sink(EngineError("engine closed"))
+            _deliver(s, EngineError("engine closed"))
             s.finished.set()
 
     def _admit(self) -> None:
         admitted = 0
         while len(self._active) < self.config.max_sessions and admitted < self.config.max_prefills_per_step:
-            with self._cond:
+            with self._cond:  # waiting -> active in one step, so submit() counts it exactly once
                 if not self._waiting:
                     return
                 session = self._waiting.popleft()
-            if session.cancelled.is_set():
+                cancelled = session.cancelled.is_set()
+                if not cancelled:
+                    session.row = len(self._active)
+                    self._active.append(session)
+            if cancelled:
                 self._finish_cancelled(session)
                 continue
             admitted += 1
-            session.row = len(self._active)
-            self._active.append(session)
             self._sampler.add(session.request.sampling, session.generator)
             session.metrics.started = time.perf_counter()
             try:
@@ -445,7 +460,9 @@ class TTSEngine:
         if last:
             s.metrics.finished = time.perf_counter()
             metrics = s.metrics.to_dict()
-        s.sink(AudioChunk(audio, self.sample_rate, s.chunks_sent, is_last=last, metrics=metrics, codes=codes))
+        _deliver(
+            s, AudioChunk(audio, self.sample_rate, s.chunks_sent, is_last=last, metrics=metrics, codes=codes)
+        )
         s.chunks_sent += 1
 
     def _end(self, s: Session) -> None:
@@ -453,11 +470,11 @@ class TTSEngine:
         if s.cancelled.is_set():
             self.stats.incr("requests_cancelled_total")
             self._release(s)
-            s.sink(RequestCancelledError("request cancelled"))
+            _deliver(s, RequestCancelledError("request cancelled"))
         elif s.deadline is not None and time.perf_counter() > s.deadline and not s.plan.done:
             self.stats.incr("requests_timed_out_total")
             self._release(s)
-            s.sink(RequestTimeoutError(f"request {s.request_id} exceeded its timeout"))
+            _deliver(s, RequestTimeoutError(f"request {s.request_id} exceeded its timeout"))
         else:
             self._release(s)  # the slot is free before the consumer sees the last chunk
             self.stats.incr("requests_completed_total")
@@ -469,12 +486,12 @@ class TTSEngine:
         self.stats.incr("requests_failed_total")
         if s.row >= 0 and s in self._active:
             self._release(s)
-        s.sink(exc)
+        _deliver(s, exc)
         s.finished.set()
 
     def _finish_cancelled(self, s: Session) -> None:
         self.stats.incr("requests_cancelled_total")
-        s.sink(RequestCancelledError("request cancelled"))
+        _deliver(s, RequestCancelledError("request cancelled"))
         s.finished.set()
 
     def _drop_cancelled(self) -> None:
@@ -494,6 +511,16 @@ class TTSEngine:
         self._sampler.remove(last)
         self._active.pop()
         s.row = -1
+
+
+def _deliver(s: Session, item: AudioChunk | BaseException) -> None:
+    """Hand an item to the consumer; a consumer that fails (e.g. its event loop is gone) only
+    cancels its own request, never the engine thread."""
+    try:
+        s.sink(item)
+    except Exception:  # the consumer's failure, not the engine's
+        log.warning("request %s: consumer failed to take a chunk; cancelling it", s.request_id, exc_info=True)
+        s.cancel()
 
 
 def _copy_row(cache: KVCache, src: int, dst: int, length: int) -> None:
