@@ -62,7 +62,9 @@ class RecordingEngine(TTSEngine):
             self.calls.clear()
             self.encoded.clear()
 
-    def submit(self, request: SynthesisRequest, sink: Sink) -> Session:
+    def submit(
+        self, request: SynthesisRequest, sink: Sink, cancelled: threading.Event | None = None
+    ) -> Session:
         call = Call(request)
 
         def record(item: AudioChunk | BaseException) -> None:
@@ -74,7 +76,7 @@ class RecordingEngine(TTSEngine):
                     call.outcome = "completed"
             sink(item)
 
-        session = super().submit(request, record)
+        session = super().submit(request, record, cancelled)
         with self._record_lock:
             self.calls.append(call)
         return session

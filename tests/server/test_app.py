@@ -373,3 +373,14 @@ def test_health_metrics_openapi_page(client: TestClient, engine: RecordingEngine
     assert "ServeTTSRequest" in spec["components"]["schemas"] and "/v1/audio/speech" in spec["paths"]
     page = client.get("/")
     assert page.status_code == 200 and 'id="speak"' in page.text
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_tts_normalize_evens_out_typography(
+    client: TestClient, engine: RecordingEngine, normalize: bool
+) -> None:
+    text = "\u201cHi\u201d  there,\u00a0[whisper]  <|speaker:0|>friend"
+    r = client.post("/v1/tts", json={"text": text, "format": "pcm", "normalize": normalize, **frames(2)})
+    assert r.status_code == 200
+    expected = '"Hi" there, [whisper] <|speaker:0|>friend' if normalize else text
+    assert engine.requests[-1].text == expected

@@ -20,6 +20,7 @@ from s2tts.server.synthesis import (
     latency_frames,
     resolve_references,
 )
+from s2tts.text.normalize import normalize_text
 
 _LENGTH_FREE = ("pcm", "mp3", "opus", "aac")
 
@@ -37,6 +38,8 @@ def build_router(ctx: ServerContext) -> APIRouter:
     async def tts(request: Request) -> Response:
         body = ServeTTSRequest.model_validate(await read_body(request, ctx.settings.max_body_bytes))
         text = check_text(ctx, body.text)
+        if body.normalize:  # the reference accepts this flag and ignores it; we even out typography
+            text = normalize_text(text)
         ids = [body.reference_id] if isinstance(body.reference_id, str) else list(body.reference_id or [])
         references = await resolve_references(ctx, body.references, ids)
         synth = build_request(
