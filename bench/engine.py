@@ -164,7 +164,45 @@ def main() -> None:
     finally:
         batched.close()
         serial.close()
+    if torch.cuda.is_available():
+        results["cuda_s2pro"] = cuda_s2pro(args.frames)
     print(json.dumps(results))
+
+
+def cuda_s2pro(frames: int) -> dict:
+    """The released shapes (LM and codec) with random weights, bf16, compiled fast step, on CUDA:
+    RTF and time to first audio at 1 and 8 concurrent requests (the paper: RTF 0.195, ~100 ms on
+    one H200)."""
+    from dataclasses import replace
+
+    from s2tts.checkpoint import S2Checkpoint, random_model
+    from s2tts.models.codec import Codec, CodecConfig
+    from s2tts.models.config import PRESETS
+    from s2tts.text.tokenizer import make_byte_tokenizer
+
+    tok = make_byte_tokenizer(4096)
+    config = replace(
+        PRESETS["s2-pro"],
+        semantic_begin_id=tok.semantic_begin_id,
+        semantic_end_id=tok.semantic_end_id,
+        eos_token_id=tok.im_end_id,
+        pad_token_id=tok.pad_id,
+    )
+    model = random_model(config, seed=0, dtype="bfloat16", device="cuda")
+    ckpt = S2Checkpoint(model=model, tokenizer=tok, directory=Path("."))
+    torch.manual_seed(0)
+    codec = Codec(CodecConfig.preset("s2-codec")).to(device="cuda", dtype=torch.bfloat16).eval()
+    out: dict[str, object] = {"device": torch.cuda.get_device_name()}
+    engine = TTSEngine(ckpt, codec, EngineConfig(max_sessions=8, max_seq_len=2048, compile=True))
+    try:
+        run_load(engine, 2, 4)  # warm-up and compile
+        for n in (1, 8):
+            out[f"concurrent_{n}"] = run_load(engine, n, frames)
+            print(f"cuda s2-pro concurrent {n}:", out[f"concurrent_{n}"], flush=True)
+        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    finally:
+        engine.close()
+    return out
 
 
 if __name__ == "__main__":
