@@ -27,10 +27,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk-length", type=int, default=200, help="UTF-8 bytes per text batch")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)"
+    )
     p.set_defaults(func=_speak)
 
 
 def _speak(args: argparse.Namespace) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     import soundfile as sf
     from tqdm import tqdm
 

@@ -111,7 +111,9 @@ class TTSEngine:
         cache_len = min(self.config.max_seq_len or model_cfg.slow.max_seq_len, model_cfg.slow.max_seq_len)
         self.slow_cache, self.fast_cache = self.model.allocate_caches(self.config.max_sessions, cache_len)
         self.head = SemanticHead.from_model(self.model)
-        self.fast_step = compile_fast_step(self.model) if self.config.compile else None
+        # On CUDA, "reduce-overhead" also captures the step in CUDA graphs where inductor can.
+        mode = "reduce-overhead" if self.device.type == "cuda" else None
+        self.fast_step = compile_fast_step(self.model, mode=mode) if self.config.compile else None
         self.voices = VoiceCache(self.config.voice_cache_entries)
         self.prefixes = PrefixCache(self.config.prefix_cache_mb * 1024 * 1024)
         self.stats = EngineStats()
