@@ -40,7 +40,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_init_checkpoint_writes_the_published_layout(tiny: Path) -> None:
     names = {p.name for p in tiny.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.json", "codec.safetensors", "random_init.json"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "codec.safetensors",
+        "random_init.json",
+    } <= names
     assert json.loads((tiny / "config.json").read_text())["model_type"] == "fish_qwen3_omni"
     assert any(k.startswith("text_model.model.layers.0") for k in load_file(str(tiny / "model.safetensors")))
 
