@@ -1,0 +1,37 @@
+"""Imports flow one way: text/models <- inference <- server/cli (STYLE.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[1] / "src" / "s2tts"
+ALLOWED = {
+    "models": {"s2tts.models", "s2tts.errors"},
+    "text": {"s2tts.text", "s2tts.errors"},
+    "audio": {"s2tts.audio", "s2tts.errors"},
+    "inference": {"s2tts.inference", "s2tts.models", "s2tts.text", "s2tts.errors", "s2tts.checkpoint"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {n for n in names if n.startswith("s2tts")}
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_package_imports_only_what_it_may(package: str) -> None:
+    bad = {
+        f"{path.relative_to(SRC)} imports {name}"
+        for path in (SRC / package).rglob("*.py")
+        for name in _imports(path)
+        if not any(name == a or name.startswith(a + ".") for a in ALLOWED[package])
+    }
+    assert not bad, sorted(bad)
