@@ -220,3 +220,13 @@ def test_cancel_while_the_reference_is_being_encoded(engine: TTSEngine) -> None:
         assert time.monotonic() < deadline, "the abandoned request was never dropped"
         time.sleep(0.01)
     assert engine.metrics()["sessions_active"] == 0
+
+
+def test_compiled_fast_step_gives_the_same_audio(ckpt_dir: Path, engine: TTSEngine) -> None:
+    """The torch.compile path (used for bf16 and on CUDA) matches eager on CPU."""
+    request = lambda: SynthesisRequest("Compiled.", sampling=FRAMES, seed=4)  # noqa: E731
+    expected = engine.synthesize(request())
+    config = EngineConfig(max_sessions=2, max_seq_len=256, compile=True)
+    with TTSEngine(load_checkpoint(ckpt_dir), load_codec(ckpt_dir), config) as compiled:
+        assert compiled.fast_step is not None
+        np.testing.assert_allclose(compiled.synthesize(request()), expected, atol=1e-5)
