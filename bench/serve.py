@@ -32,12 +32,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import torch
-import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import peak_rss_mb  # noqa: E402
@@ -47,32 +46,20 @@ from s2tts.inference.engine import EngineConfig, TTSEngine  # noqa: E402
 from s2tts.inference.params import SamplingParams  # noqa: E402
 from s2tts.inference.types import SynthesisRequest  # noqa: E402
 from s2tts.models.codec import load_codec  # noqa: E402
-from s2tts.server.app import create_app  # noqa: E402
+from s2tts.server.app import create_app
+from s2tts.server.run import serve_in_thread  # noqa: E402
 from s2tts.server.settings import ServerSettings  # noqa: E402
 
 # One request: (ttfa_s or None, elapsed_s, samples).
 Timing = tuple[float | None, float, int]
 
 
-@contextlib.contextmanager
-def serving(engine: TTSEngine, data_dir: Path, max_concurrency: int) -> Iterator[str]:
+def serving(
+    engine: TTSEngine, data_dir: Path, max_concurrency: int
+) -> contextlib.AbstractContextManager[str]:
     """The app over ``engine`` under uvicorn on 127.0.0.1 (free port) in a thread; yields its URL."""
     settings = ServerSettings(data_dir=data_dir, max_concurrency=max_concurrency, log_level="warning")
-    config = uvicorn.Config(create_app(engine, settings), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    return serve_in_thread(create_app(engine, settings))
 
 
 def engine_request(engine: TTSEngine, i: int, frames: int) -> Timing:

@@ -15,13 +15,10 @@ step that ends a text batch makes no frame).
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -29,6 +26,7 @@ from s2tts.checkpoint import S2Checkpoint, init_checkpoint, load_checkpoint
 from s2tts.inference.engine import EngineConfig
 from s2tts.models.codec import Codec, load_codec
 from s2tts.server.app import create_app
+from s2tts.server.run import serve_in_thread
 from s2tts.server.settings import ServerSettings
 
 from .real_engine import RecordingEngine
@@ -87,24 +85,9 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-@contextlib.contextmanager
-def running(app: FastAPI, ws_max_size: int = 16 * 1024 * 1024) -> Iterator[str]:
+def running(app: FastAPI, ws_max_size: int = 16 * 1024 * 1024) -> contextlib.AbstractContextManager[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws_max_size=ws_max_size)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return serve_in_thread(app, ws_max_size=ws_max_size)
 
 
 @pytest.fixture

@@ -6,9 +6,14 @@ uvicorn stops (Ctrl-C or SIGTERM), after in-flight requests had ``graceful_timeo
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import time
+from collections.abc import Iterator
 
 import uvicorn
+from fastapi import FastAPI
 
 from s2tts.server.app import create_app
 from s2tts.server.engine_api import Engine
@@ -40,3 +45,26 @@ def serve(engine: Engine, settings: ServerSettings) -> None:
         server.run()
     finally:
         engine.close()
+
+
+@contextlib.contextmanager
+def serve_in_thread(
+    app: FastAPI, host: str = "127.0.0.1", ws_max_size: int = 16 * 1024 * 1024, start_timeout_s: float = 30.0
+) -> Iterator[str]:
+    """Run ``app`` under uvicorn on ``host`` (a free port) in a background thread; yields its base
+    URL and stops the server on exit. For tests, benchmarks and embedding in another program."""
+    config = uvicorn.Config(app, host=host, port=0, log_level="warning", ws_max_size=ws_max_size)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=start_timeout_s)
