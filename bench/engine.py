@@ -45,25 +45,35 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_load(engine: TTSEngine, concurrency: int, frames: int, sequential: bool = False) -> dict:
-    """Send ``concurrency`` requests at once (or one after another) and time them."""
-    params = SamplingParams(
+def bench_params(frames: int) -> SamplingParams:
+    """Exactly ``frames`` frames per request, the sampling settings of every benchmark."""
+    return SamplingParams(
         top_k=30, top_p=0.8, temperature=0.8, max_new_tokens=frames + 1, min_new_tokens=frames + 1
     )
+
+
+def timed_request(engine: TTSEngine, i: int, frames: int) -> tuple[float | None, float, int]:
+    """Request i straight through ``engine.iter_stream``: (time to first audio, elapsed, samples)."""
+    request = SynthesisRequest(TEXTS[i % len(TEXTS)] + f" {i}", sampling=bench_params(frames), seed=i)
+    start = time.perf_counter()
+    first = None
+    n = 0
+    for chunk in engine.iter_stream(request):
+        if first is None and chunk.pcm.size:
+            first = time.perf_counter() - start
+        n += chunk.pcm.size
+    return first, time.perf_counter() - start, n
+
+
+def run_load(engine: TTSEngine, concurrency: int, frames: int, sequential: bool = False) -> dict:
+    """Send ``concurrency`` requests at once (or one after another) and time them."""
     results: list[dict] = []
     lock = threading.Lock()
 
     def one(i: int) -> None:
-        request = SynthesisRequest(TEXTS[i % len(TEXTS)] + f" {i}", sampling=params, seed=i)
-        start = time.perf_counter()
-        first = None
-        n = 0
-        for chunk in engine.iter_stream(request):
-            if first is None and chunk.pcm.size:
-                first = time.perf_counter() - start
-            n += chunk.pcm.size
+        first, elapsed, n = timed_request(engine, i, frames)
         with lock:
-            results.append({"ttfa": first, "elapsed": time.perf_counter() - start, "samples": n})
+            results.append({"ttfa": first, "elapsed": elapsed, "samples": n})
 
     start = time.perf_counter()
     if sequential:

@@ -40,11 +40,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import peak_rss_mb  # noqa: E402
-from engine import TEXTS, _quantile  # noqa: E402
+from engine import TEXTS, _quantile, timed_request  # noqa: E402
 from s2tts.checkpoint import init_checkpoint, load_checkpoint  # noqa: E402
 from s2tts.inference.engine import EngineConfig, TTSEngine  # noqa: E402
-from s2tts.inference.params import SamplingParams  # noqa: E402
-from s2tts.inference.types import SynthesisRequest  # noqa: E402
 from s2tts.models.codec import load_codec  # noqa: E402
 from s2tts.server.app import create_app
 from s2tts.server.run import serve_in_thread  # noqa: E402
@@ -64,18 +62,7 @@ def serving(
 
 def engine_request(engine: TTSEngine, i: int, frames: int) -> Timing:
     """bench/engine.py's request i, straight through ``engine.iter_stream``."""
-    params = SamplingParams(
-        top_k=30, top_p=0.8, temperature=0.8, max_new_tokens=frames + 1, min_new_tokens=frames + 1
-    )
-    request = SynthesisRequest(TEXTS[i % len(TEXTS)] + f" {i}", sampling=params, seed=i)
-    start = time.perf_counter()
-    first = None
-    n = 0
-    for chunk in engine.iter_stream(request):
-        if first is None and chunk.pcm.size:
-            first = time.perf_counter() - start
-        n += chunk.pcm.size
-    return first, time.perf_counter() - start, n
+    return timed_request(engine, i, frames)
 
 
 def http_request(http: httpx.Client, i: int, frames: int) -> Timing:

@@ -84,6 +84,7 @@ def _generate_codes(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from s2tts.checkpoint import load_checkpoint
+    from s2tts.inference.generate import stack_frames
     from s2tts.inference.long_form import generate_long_frames
     from s2tts.inference.params import SamplingParams
     from s2tts.text.prompt import Reference
@@ -109,8 +110,7 @@ def _generate_codes(args: argparse.Namespace) -> int:
     )
     for frame in tqdm(stream, desc="frames", unit="frame", leave=False):
         frames.append(frame.cpu())
-    n = ckpt.config.num_codebooks
-    codes = torch.stack(frames, 1) if frames else torch.zeros(n, 0, dtype=torch.long)
+    codes = stack_frames(frames, ckpt.config.num_codebooks)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.output, codes.numpy().astype(np.int64))
     print(f"wrote codes {tuple(codes.shape)} to {args.output} ({codes.shape[1] / 21.533:.2f} s of audio)")

@@ -48,6 +48,7 @@ from s2tts.errors import (
 )
 from s2tts.inference.caches import Prefix, PrefixCache, VoiceCache, audio_key, prompt_key
 from s2tts.inference.compile import compile_fast_step
+from s2tts.inference.generate import stack_frames
 from s2tts.inference.metrics import EngineStats, RequestMetrics
 from s2tts.inference.session import Session, Sink
 from s2tts.inference.steps import FrameSampler, SemanticHead, frame_column, prefill, sample_frame, slow_step
@@ -411,14 +412,9 @@ class TTSEngine:
                 if len(s.pending) >= s.chunk_target():
                     self._emit(s, last=False)
             if tokens[b] == eos or len(s.batch_frames) >= s.budget:
-                batch_codes = (
-                    torch.stack(s.batch_frames, 1).cpu()
-                    if s.batch_frames
-                    else torch.zeros(self.num_codebooks, 0, dtype=torch.long)
-                )
                 # cached_len already counts the frames fed back (all of them after an <|im_end|>,
                 # all but the last on budget); the next prompt repeats them, so prefill starts there.
-                s.plan.add_codes(batch_codes)
+                s.plan.add_codes(stack_frames(s.batch_frames, self.num_codebooks))
                 (ended if s.plan.done else new_batch).append(s)
             else:
                 continuing.append(s)

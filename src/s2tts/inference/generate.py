@@ -29,6 +29,13 @@ from s2tts.inference.steps import (
 from s2tts.models.dual_ar import DualARTransformer
 
 
+def stack_frames(frames: Sequence[torch.Tensor], num_codebooks: int) -> torch.Tensor:
+    """Frames (num_codebooks,) each -> codes (num_codebooks, n) int64 on the CPU (n may be 0)."""
+    if not frames:
+        return torch.zeros(num_codebooks, 0, dtype=torch.long)
+    return torch.stack(list(frames), dim=1).cpu()
+
+
 def frame_budget(model: DualARTransformer, prompt_len: int, params: SamplingParams) -> int:
     """How many frames a prompt of this length may produce under ``params``."""
     limit = model.config.slow.max_seq_len
@@ -88,9 +95,7 @@ def generate_codes(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """All frames of one prompt: (num_codebooks, n) int64."""
-    frames = list(generate_frames(model, prompt, params, generator))
-    n = model.config.num_codebooks
-    return torch.stack(frames, dim=1).cpu() if frames else torch.zeros(n, 0, dtype=torch.long)
+    return stack_frames(list(generate_frames(model, prompt, params, generator)), model.config.num_codebooks)
 
 
 @torch.inference_mode()
@@ -147,5 +152,4 @@ def generate_batch(
         step += 1
         positions = [min(n + step - 1, slow_cache.max_seq_len - 1) for n in lengths]
         hidden = slow_step(model, frame_column(tokens, codes), positions, slow_cache)
-    n = model.config.num_codebooks
-    return [torch.stack(o, dim=1).cpu() if o else torch.zeros(n, 0, dtype=torch.long) for o in outputs]
+    return [stack_frames(o, model.config.num_codebooks) for o in outputs]

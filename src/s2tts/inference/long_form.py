@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from s2tts.inference.generate import generate_frames
+from s2tts.inference.generate import generate_frames, stack_frames
 from s2tts.inference.params import SamplingParams
 from s2tts.inference.steps import SemanticHead
 from s2tts.models.dual_ar import DualARTransformer
@@ -31,13 +31,12 @@ def generate_long_frames(
     """Yield frames (num_codebooks,) of every text batch in order."""
     plan = IterativePrompt(builder, text, references, chunk_length=chunk_length)
     head = SemanticHead.from_model(model)
-    n = model.config.num_codebooks
     while not plan.done:
         frames: list[torch.Tensor] = []
         for frame in generate_frames(model, plan.next_prompt(), params, generator, head=head):
             frames.append(frame)
             yield frame
-        plan.add_codes(torch.stack(frames, 1).cpu() if frames else torch.zeros(n, 0, dtype=torch.long))
+        plan.add_codes(stack_frames(frames, model.config.num_codebooks))
 
 
 def generate_long(
@@ -51,5 +50,4 @@ def generate_long(
 ) -> torch.Tensor:
     """All codes (num_codebooks, n) of a long text."""
     frames = list(generate_long_frames(model, builder, text, references, params, chunk_length, generator))
-    n = model.config.num_codebooks
-    return torch.stack(frames, 1).cpu() if frames else torch.zeros(n, 0, dtype=torch.long)
+    return stack_frames(frames, model.config.num_codebooks)
