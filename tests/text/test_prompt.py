@@ -117,17 +117,45 @@ def test_iterative_prompts_extend_each_other(golden: dict, tensors: dict) -> Non
     assert torch.equal(b1[1:, n : n + codes.shape[1]], codes)
 
 
-def test_prompt_too_long(golden: dict, tensors: dict, tok: S2Tokenizer) -> None:
+def test_context_overflow_drops_the_oldest_batches(golden: dict, tensors: dict, tok: S2Tokenizer) -> None:
     case = golden["v_iterative_two_batches"]
     refs = _references(case, tensors)
-    limit = case["batches"][1]["prompt_len"] - 1
+    full = tensors["v_iterative_two_batches_b1_values"]
+    limit = full.shape[1] - 1  # batch 2 with batch 1 in its prompt is one column too long
     plan = IterativePrompt(PromptBuilder(tok, max_prompt_len=limit), case["text"], refs, chunk_length=16)
-    assert plan.next_prompt().shape[1] == case["batches"][0]["prompt_len"]
+    first = plan.next_prompt()
+    assert first.shape[1] == case["batches"][0]["prompt_len"]
+    assert plan.reusable_len == plan.prefix_len
     plan.add_codes(tensors["v_iterative_two_batches_b0_codes"])
-    with pytest.raises(PromptTooLongError, match=f"{limit + 1} tokens.*limit of {limit}"):
-        plan.next_prompt()
-    exact = PromptBuilder(tok, max_prompt_len=limit + 1)
-    assert exact.build(plan.batches[1], refs, plan.history).shape[1] == limit + 1
+    second = plan.next_prompt()
+    # The system turn (with its references) stays; batch 1 and its codes leave; batch 2 follows.
+    assert plan.dropped == 1 and plan.history == ()
+    assert plan.reusable_len == plan.prefix_len  # the cache must be refilled after the system turn
+    n_b0 = first.shape[1]
+    codes_len = tensors["v_iterative_two_batches_b0_codes"].shape[1]
+    assert torch.equal(second[:, : plan.prefix_len], plan.system)
+    assert torch.equal(second[:, plan.prefix_len :], full[:, n_b0 + codes_len + 2 :])  # + "<|im_end|>\n"
+    assert torch.equal(second, PromptBuilder(tok).build(plan.batches[1], refs))
+    # Without trimming, the whole previous prompt and its codes are reusable.
+    roomy = IterativePrompt(PromptBuilder(tok, max_prompt_len=limit + 1), case["text"], refs, chunk_length=16)
+    roomy.next_prompt()
+    roomy.add_codes(tensors["v_iterative_two_batches_b0_codes"])
+    assert torch.equal(roomy.next_prompt(), full) and roomy.dropped == 0
+    assert roomy.reusable_len == n_b0 + codes_len + 2
+
+
+def test_batch_too_long_even_alone_names_a_fix_that_works(tensors: dict, tok: S2Tokenizer) -> None:
+    text = "word " * 60
+    builder = PromptBuilder(tok, max_prompt_len=60)
+    with pytest.raises(PromptTooLongError, match="smaller chunk_length"):
+        IterativePrompt(builder, text, chunk_length=300).next_prompt()
+    plan = IterativePrompt(builder, text, chunk_length=20)  # the fix the message names
+    while not plan.done:
+        assert plan.next_prompt().shape[1] <= 60
+        plan.add_codes(torch.zeros(10, 3, dtype=torch.int64))
+    refs = [Reference("a long reference transcript " * 3, tensors["ref0_codes"])]
+    with pytest.raises(PromptTooLongError, match="fewer references"):
+        IterativePrompt(builder, text, refs, chunk_length=20).next_prompt()
 
 
 def test_reference_keeps_its_speaker_tag(tensors: dict, builder: PromptBuilder) -> None:
@@ -191,8 +219,16 @@ def test_split_batches() -> None:
     many = "".join(f"<|speaker:{i % 2}|>a" for i in range(12))
     assert [b.count("<|speaker") for b in split_batches(many, 10_000)] == [5, 5, 2]
     assert [b.count("<|speaker") for b in split_batches(many, 10_000, max_speakers=3)] == [3, 3, 3, 3]
-    long = "  plain text, no tags, is never split.  " * 50
-    assert split_batches(long, 16) == [long]
+    # A turn whose text is longer than chunk_length is cut; each piece keeps the speaker tag.
+    turn = "<|speaker:1|>" + "One sentence here. " * 20
+    pieces = split_batches(turn, 60, max_speakers=1)
+    assert len(pieces) > 1 and all(p.startswith("<|speaker:1|>One sentence here.") for p in pieces)
+    assert all(len(p.encode()) - len("<|speaker:1|>") <= 60 for p in pieces)
+    # Untagged text is cut too, and nothing is lost.
+    plain = "Plain text, no tags, is split. " * 50
+    batches = split_batches(plain, 100)
+    assert len(batches) > 1 and all(len(b.encode()) <= 100 for b in batches)
+    assert " ".join(batches).split() == plain.split()
     with pytest.raises(PromptError):
         split_batches(text, 0)
     with pytest.raises(PromptError):

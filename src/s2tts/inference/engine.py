@@ -273,7 +273,13 @@ class TTSEngine:
             raise PromptError(f"text has {len(text)} characters; the limit is {self.config.max_text_chars}")
         if request.chunk_length < 1:
             raise PromptError("chunk_length must be >= 1")
-        plan = IterativePrompt(self.builder, text, self._references(request.references), request.chunk_length)
+        plan = IterativePrompt(
+            self.builder,
+            text,
+            self._references(request.references),
+            request.chunk_length,
+            max_len=self._prompt_limit(request),
+        )
         first = plan.next_prompt()
         if first.shape[1] >= self.cache_len:
             raise PromptTooLongError(
@@ -293,6 +299,14 @@ class TTSEngine:
             chunk_frames=request.chunk_frames or self.config.chunk_frames,
             deadline=None if timeout is None else now + timeout,
         )
+
+    def _prompt_limit(self, request: SynthesisRequest) -> int:
+        """Longest prompt of a text batch: the cache less room to generate (half the cache at most);
+        longer ones leave out their oldest earlier batches (``IterativePrompt``)."""
+        steps = request.sampling.max_new_tokens
+        room = min(self.cache_len // 2, steps if steps > 0 else self.cache_len)
+        limit = self.cache_len - room
+        return limit if self.builder.max_prompt_len is None else min(limit, self.builder.max_prompt_len)
 
     # ------------------------------------------------------------------ scheduler (engine thread)
     def _wake(self) -> None:
@@ -368,14 +382,16 @@ class TTSEngine:
                 f"text batch {s.plan.batch_index + 1}: prompt of {length} tokens does not fit the context "
                 f"of {self.cache_len}"
             )
-        new = prompt[:, s.cached_len :].to(self.device)
-        s.hidden = prefill(self.model, new, self.slow_cache, s.row, s.cached_len)
+        start = min(s.cached_len, s.plan.reusable_len)  # earlier batches may have left the prompt
+        new = prompt[:, start:].to(self.device)
+        s.hidden = prefill(self.model, new, self.slow_cache, s.row, start)
         s.metrics.prefill_tokens += new.shape[1]
         self.stats.incr("prefill_tokens_total", new.shape[1])
         s.cached_len = length
         params = s.request.sampling
         room = self.cache_len - length
         s.budget = room if params.max_new_tokens == 0 else min(params.max_new_tokens - 1, room)
+        s.budget = min(s.budget, s.plan.frame_limit())
         s.batch_frames = []
         self._sampler.reset_row(s.row)
         if self.checkpoint.random_weights and params.min_new_tokens == 0:

@@ -20,14 +20,18 @@ Without references the system turn is ``<|im_start|>system\\n`` | ``convert the 
 Columns: a text token is ``[id, 0, ..., 0]``; an audio frame with codes c0..c9 is
 ``[semantic_begin_id + c0, c0, c1, ..., c9]`` (codebook 0 appears twice).
 
-Long text: the text is split on ``<|speaker:N|>`` tags into turns (text before the first tag is dropped;
-text without tags is one batch, never split), and turns are grouped into batches of at most
-``max_speakers`` turns and ``chunk_length`` UTF-8 bytes, joined with "\\n". Batch k's prompt is the system turn,
-then batches 0..k-1 with their generated codes as assistant voice turns, then batch k. So each batch's prompt
-starts with the previous batch's prompt followed by that batch's codes, and every prompt starts with the
-system turn: ``system_prompt(references)`` is a reusable KV prefix (``IterativePrompt.prefix_len``).
+Long text: the text is split on ``<|speaker:N|>`` tags into turns (text before the first tag is dropped).
+A turn whose text is longer than ``chunk_length`` UTF-8 bytes, and text without tags, is cut at sentence, then clause,
+then word (then character) boundaries by ``s2tts.text.split`` (inline ``[tags]`` stay with the text they
+precede; each piece of a cut turn keeps its ``<|speaker:N|>`` tag). The pieces are grouped into batches of
+at most ``max_speakers`` turns and ``chunk_length`` bytes, joined with "\\n". Batch k's prompt is the system
+turn, then batches 0..k-1 with their generated codes as assistant voice turns, then batch k. So each batch's
+prompt starts with the previous batch's prompt followed by that batch's codes, and every prompt starts with
+the system turn: ``system_prompt(references)`` is a reusable KV prefix (``IterativePrompt.prefix_len``).
 
-A prompt longer than ``max_prompt_len`` raises PromptTooLongError; nothing is truncated.
+When a batch's prompt would exceed ``IterativePrompt``'s ``max_len`` (by default the builder's
+``max_prompt_len``), the oldest earlier batches are left out of it (the system turn and its references are
+always kept); only a batch that does not fit even without history raises PromptTooLongError.
 """
 
 from __future__ import annotations
@@ -40,7 +44,14 @@ import torch
 from torch import Tensor
 
 from s2tts.errors import PromptError, PromptTooLongError
+from s2tts.text.split import pack_pieces, split_text, utf8_len
 from s2tts.text.tokenizer import S2Tokenizer
+
+# Frame budget of one text batch (about 21.5 frames per second of audio): speech takes about one frame
+# per UTF-8 byte of English text and fewer per byte of CJK text; tags such as [laugh] or [pause] need a
+# few seconds whatever their length.
+FRAMES_PER_BYTE = 4
+MIN_BATCH_FRAMES = 100
 
 SPEAKER_TAG = re.compile(r"<\|speaker:\d+\|>")
 
@@ -101,11 +112,12 @@ def split_turns(text: str) -> list[str]:
 
 
 def split_batches(text: str, chunk_length: int, max_speakers: int = 5) -> list[str]:
-    """Group ``text``'s speaker turns into batches, each generated with one prompt.
+    """Cut ``text`` into batches, each generated with one prompt (see the module docstring).
 
-    A batch holds at most ``max_speakers`` turns and, unless it is a single turn, at most ``chunk_length``
-    UTF-8 bytes of turn text (the "\\n" joins are not counted); turns are joined with "\\n". A turn is never
-    split. Text without speaker tags is returned whole as one batch.
+    A batch holds at most ``max_speakers`` turns and, unless it is a single piece, at most ``chunk_length``
+    UTF-8 bytes of turn text (the "\\n" joins are not counted); turns are joined with "\\n". A turn is cut
+    only when its text (after its speaker tag) is longer than ``chunk_length``; each piece then starts with
+    the turn's tag.
     """
     if chunk_length < 1:
         raise PromptError(f"chunk_length must be >= 1, got {chunk_length}")
@@ -113,19 +125,17 @@ def split_batches(text: str, chunk_length: int, max_speakers: int = 5) -> list[s
         raise PromptError(f"max_speakers must be >= 1, got {max_speakers}")
     turns = split_turns(text)
     if not turns:
-        return [text]
-    batches: list[str] = []
-    current: list[str] = []
-    size = 0
+        return split_text(text, chunk_length) or [text]
+    pieces: list[str] = []
     for turn in turns:
-        n = len(turn.encode("utf-8"))
-        if current and (len(current) >= max_speakers or size + n > chunk_length):
-            batches.append("\n".join(current))
-            current, size = [], 0
-        current.append(turn)
-        size += n
-    batches.append("\n".join(current))
-    return batches
+        tag = SPEAKER_TAG.match(turn)
+        assert tag is not None  # split_turns starts every turn with its tag
+        body = turn[tag.end() :]
+        if utf8_len(body) <= chunk_length:
+            pieces.append(turn)
+        else:
+            pieces += [tag.group() + piece for piece in split_text(body, chunk_length)]
+    return ["\n".join(group) for group in pack_pieces(pieces, chunk_length, max_speakers)]
 
 
 # -- prompt building ------------------------------------------------------------------------------------
@@ -302,8 +312,10 @@ class IterativePrompt:
             plan.add_codes(codes)
 
     Each prompt is the previous one, then the previous batch's codes, ``<|im_end|>\\n`` and the next user
-    turn, so an engine can keep its KV cache between batches. Raises PromptTooLongError when a batch's prompt
-    exceeds the builder's ``max_prompt_len``.
+    turn, so an engine can keep its KV cache between batches (``reusable_len`` says how much of it). When
+    that would make a prompt longer than ``max_len`` (default: the builder's ``max_prompt_len``), the oldest
+    earlier batches are left out from then on; the system turn with its references always stays. Raises
+    PromptTooLongError only when a batch does not fit even with no earlier batch.
     """
 
     def __init__(
@@ -313,13 +325,19 @@ class IterativePrompt:
         references: Sequence[Reference] = (),
         chunk_length: int = 300,
         max_speakers: int = 5,
+        max_len: int | None = None,
     ) -> None:
         if not text.strip():
             raise PromptError("text is empty")
         self.builder = builder
         self.batches = split_batches(text, chunk_length, max_speakers)
         self.system = builder.system_prompt(references)
+        self.max_len = builder.max_prompt_len if max_len is None else max_len
         self._history: list[tuple[str, Tensor]] = []
+        self._columns: list[Tensor] = []  # each finished batch as prompt columns (user + voice turn)
+        self._first_kept = 0  # history before this index is no longer in the prompt
+        self._trimmed_batch = -1  # the last batch whose prompt left out more earlier batches
+        self._reusable = self.prefix_len
 
     @property
     def prefix_len(self) -> int:
@@ -337,19 +355,64 @@ class IterativePrompt:
 
     @property
     def history(self) -> tuple[tuple[str, Tensor], ...]:
-        """Finished batches as (batch text, codes ``(C, n)``)."""
-        return tuple(self._history)
+        """Earlier batches in the current prompt, as (batch text, codes ``(C, n)``)."""
+        return tuple(self._history[self._first_kept :])
+
+    @property
+    def dropped(self) -> int:
+        """Earlier batches left out of the prompt so far to stay within ``max_len``."""
+        return self._first_kept
+
+    @property
+    def reusable_len(self) -> int:
+        """Leading columns of the prompt last returned by ``next_prompt`` that equal the previous batch's
+        prompt followed by its codes: everything before the new user turn normally, only the system turn
+        when this prompt left out more earlier batches than the previous one did."""
+        return self._reusable
+
+    def frame_limit(self, index: int | None = None) -> int:
+        """Most frames batch ``index`` (default: the current one) may generate: ``FRAMES_PER_BYTE`` per UTF-8 byte of its text plus
+        ``MIN_BATCH_FRAMES``, several times what speech of that text takes, so a model that never stops
+        cannot turn a short text into unbounded work."""
+        text = self.batches[self.batch_index if index is None else index]
+        return MIN_BATCH_FRAMES + FRAMES_PER_BYTE * utf8_len(text)
 
     def next_prompt(self) -> Tensor:
         """Prompt ``(1 + C, T)`` for batch ``batch_index`` (same result until ``add_codes`` is called)."""
         if self.done:
             raise PromptError("all batches are done")
-        text = self.batches[self.batch_index]
-        return self.builder.join(self.system, self.builder.continuation(text, self._history))
+        current = self.builder.encode_parts(
+            self.builder.user_parts(self.batches[self.batch_index]) + self.builder.generation_parts()
+        )
+        fixed = self.prefix_len + current.shape[1]
+        kept = sum(c.shape[1] for c in self._columns[self._first_kept :])
+        while (
+            self.max_len is not None and fixed + kept > self.max_len and self._first_kept < len(self._columns)
+        ):
+            kept -= self._columns[self._first_kept].shape[1]
+            self._first_kept += 1
+            self._trimmed_batch = self.batch_index
+        if self.max_len is not None and fixed > self.max_len:
+            raise PromptTooLongError(
+                f"text batch {self.batch_index + 1} needs a prompt of {fixed} tokens (system turn with "
+                f"references: {self.prefix_len}), longer than the limit of {self.max_len}; "
+                + (
+                    "use shorter or fewer references"
+                    if self.prefix_len >= self.max_len // 2
+                    else "use a smaller chunk_length"
+                )
+            )
+        trimmed = self._trimmed_batch == self.batch_index
+        self._reusable = self.prefix_len if trimmed else self.prefix_len + kept
+        return torch.cat([self.system, *self._columns[self._first_kept :], current], dim=1)
 
     def add_codes(self, codes: Tensor) -> None:
         """Record the codes ``(C, n)`` generated for the current batch; the next prompt will include them."""
         if self.done:
             raise PromptError("all batches are done")
         codes = self.builder.check_codes(codes, f"batch {self.batch_index}")
-        self._history.append((self.batches[self.batch_index], codes))
+        text = self.batches[self.batch_index]
+        self._history.append((text, codes))
+        self._columns.append(
+            self.builder.encode_parts(self.builder.user_parts(text) + self.builder.voice_parts(codes))
+        )
