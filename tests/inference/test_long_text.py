@@ -16,7 +16,9 @@ from s2tts.inference.types import AudioChunk, SynthesisRequest
 from s2tts.models.codec import load_codec
 
 LONG_TEXT = ("The quick brown fox jumps over the lazy dog, and then it runs away. " * 300)[:20_000]
-DIALOGUE = "".join(f"<|speaker:{i % 2}|>Line {i} of the dialogue, said by speaker {i % 2}." for i in range(40))
+DIALOGUE = "".join(
+    f"<|speaker:{i % 2}|>Line {i} of the dialogue, said by speaker {i % 2}." for i in range(40)
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,9 @@ def test_forty_turn_dialogue_streams_to_the_end(engine: TTSEngine) -> None:
     plan = session.plan  # type: ignore[attr-defined]
     turns = [t for b in plan.batches for t in b.split("\n")]
     assert plan.done and len(turns) == 40 and len(plan.batches) > 1
-    assert turns == [f"<|speaker:{i % 2}|>Line {i} of the dialogue, said by speaker {i % 2}." for i in range(40)]
+    assert turns == [
+        f"<|speaker:{i % 2}|>Line {i} of the dialogue, said by speaker {i % 2}." for i in range(40)
+    ]
     assert sum(c.codes.shape[1] for c in chunks if c.codes is not None) == 2 * len(plan.batches)
 
 

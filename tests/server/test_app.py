@@ -18,6 +18,7 @@ import numpy as np
 import ormsgpack
 import pytest
 import soundfile as sf
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from s2tts.checkpoint import S2Checkpoint
@@ -265,7 +266,7 @@ def test_vqgan_round_trip(client: TestClient, engine: RecordingEngine) -> None:
             {"Content-Type": "application/json"},
             400,
         ),
-        # one text batch (no speaker tags) longer than the engine's 512-position context
+        # text batches of 200 bytes do not fit the engine's 512-position context with room to generate
         (json.dumps({"text": "y" * 600}).encode(), {"Content-Type": "application/json"}, 400),
         (json.dumps({"text": "y" * 2001}).encode(), {"Content-Type": "application/json"}, 413),
     ],
@@ -278,7 +279,7 @@ def test_errors_are_json(
     payload = r.json()
     assert isinstance(payload["detail"], str) and payload["error"]["code"] == status
     if b"y" * 600 in body and status == 400:
-        assert "context" in payload["detail"]
+        assert "use a smaller chunk_length" in payload["detail"]
     assert engine.calls == []  # refused before the engine queued anything
     assert client.get("/v1/health").json()["status"] == "ok"  # still serving
 
@@ -294,6 +295,20 @@ def test_body_cap_with_and_without_content_length(client: TestClient, settings: 
 
     r = client.post("/v1/tts", content=chunks(), headers={"Content-Type": "application/json"})
     assert r.status_code == 413
+
+
+def test_the_fix_a_prompt_error_names_works(app: FastAPI, engine: RecordingEngine) -> None:
+    """'use a smaller chunk_length' (test_errors_are_json) is a fix that works: the same text with
+    chunk_length 100 starts streaming (the status comes after the engine's first chunk)."""
+    with running(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+        body = {"text": "y" * 600, "format": "pcm", "streaming": True}
+        with http.stream("POST", "/v1/tts", json={**body, "chunk_length": 200}) as refused:
+            assert refused.status_code == 400
+        with http.stream("POST", "/v1/tts", json={**body, "chunk_length": 100}) as fixed:
+            assert fixed.status_code == 200
+            chunks = fixed.iter_raw()
+            assert next(chunks)
+        assert engine.wait_idle(5.0)
 
 
 def test_engine_overload_is_503_with_retry_after(

@@ -225,7 +225,7 @@ def test_disconnect_mid_stream_frees_the_slot(engine: RecordingEngine, app: Fast
         [call] = engine.calls
         assert call.outcome == "RequestCancelledError" and call.samples < 400 * FRAME
         metrics = http.get("/metrics").text
-        assert "s2tts_server_slots_active 0" in metrics and "s2tts_http_disconnects_total 1" in metrics
+        assert "s2tts_server_sessions_active 0" in metrics and "s2tts_http_disconnects_total 1" in metrics
 
 
 def test_disconnect_during_one_shot_frees_the_slot(engine: RecordingEngine, app: FastAPI) -> None:
@@ -238,7 +238,7 @@ def test_disconnect_during_one_shot_frees_the_slot(engine: RecordingEngine, app:
 
 
 def test_concurrency_cap_rejects_with_retry_after(engine: RecordingEngine, settings: ServerSettings) -> None:
-    capped = ServerSettings(**{**settings.__dict__, "max_concurrency": 1})
+    capped = ServerSettings(**{**settings.__dict__, "max_sessions": 1, "queue_timeout_s": 0.0})
     with running(create_app(engine, capped)) as url, httpx.Client(base_url=url) as http:
         with http.stream("POST", "/v1/tts", json=LONG) as first:
             chunks = first.iter_raw()  # keep a reference: a dropped iterator closes the connection

@@ -16,22 +16,27 @@ def test_settings_from_env() -> None:
     env = {
         "S2TTS_API_KEY": "k",
         "S2TTS_DATA_DIR": "/srv/d",
-        "S2TTS_MAX_CONCURRENCY": "3",
+        "S2TTS_MAX_SESSIONS": "3",
+        "S2TTS_MAX_QUEUE": "5",
+        "S2TTS_QUEUE_TIMEOUT_S": "2.5",
         "S2TTS_CORS_ORIGINS": "http://a, http://b",
         "S2TTS_CACHE_VOICE_CODES": "false",
         "S2TTS_REQUEST_TIMEOUT_S": "30",
     }
     s = ServerSettings.from_env(env, port=9000, host=None)
-    assert (s.api_key, s.data_dir, s.max_concurrency, s.port) == ("k", Path("/srv/d"), 3, 9000)
+    assert (s.api_key, s.data_dir, s.max_sessions, s.max_queue, s.port) == ("k", Path("/srv/d"), 3, 5, 9000)
+    assert s.queue_timeout_s == 2.5
     assert (
         s.cors_origins == ("http://a", "http://b") and not s.cache_voice_codes and s.request_timeout_s == 30.0
     )
     assert s.host == "127.0.0.1" and s.voices_dir == Path("/srv/d/voices")
     assert ServerSettings.from_env({"S2TTS_API_KEY": ""}).api_key is None
     with pytest.raises(ValueError):
-        ServerSettings.from_env({"S2TTS_MAX_CONCURRENCY": "lots"})
+        ServerSettings.from_env({"S2TTS_MAX_SESSIONS": "lots"})
     with pytest.raises(ValueError):
-        ServerSettings(max_concurrency=0)
+        ServerSettings(max_sessions=0)
+    with pytest.raises(ValueError):
+        ServerSettings(max_queue=-1)
 
 
 def test_bearer_parsing_and_compare() -> None:

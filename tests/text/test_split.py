@@ -21,7 +21,11 @@ def test_pieces_are_packed_up_to_the_budget() -> None:
 
 def test_clauses_then_words_when_a_sentence_is_too_long() -> None:
     text = "This part comes first, this part comes second; and a third part comes last."
-    assert split_text(text, 30) == ["This part comes first,", "this part comes second;", "and a third part comes last."]
+    assert split_text(text, 30) == [
+        "This part comes first,",
+        "this part comes second;",
+        "and a third part comes last.",
+    ]
     words = split_text("one two three four five six seven eight nine ten", 14)
     assert words == ["one two three", "four five six", "seven eight", "nine ten"]
 

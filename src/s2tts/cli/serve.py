@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from s2tts.errors import S2TTSError
+
+if TYPE_CHECKING:  # heavy imports happen in the handlers, so `s2tts --help` stays fast
+    from s2tts.inference.engine import EngineConfig
+    from s2tts.server.settings import ServerSettings
 
 
 class ServerRequestError(S2TTSError):
@@ -25,8 +31,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--api-key", default=None, help="require 'Authorization: Bearer KEY' (or set S2TTS_API_KEY)"
     )
     p.add_argument("--data-dir", type=Path, default=None, help="where stored voices live (default ./data)")
-    p.add_argument("--max-sessions", type=int, default=8, help="requests decoded together")
-    p.add_argument("--max-queue", type=int, default=64, help="requests allowed to wait")
+    p.add_argument(
+        "--max-sessions",
+        type=int,
+        default=None,
+        help="requests running at once, decoded together (S2TTS_MAX_SESSIONS; default 8)",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=None,
+        help="requests waiting for a running slot; more get 429 (S2TTS_MAX_QUEUE; default 64)",
+    )
+    p.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=None,
+        help="seconds a queued request waits before 503 (S2TTS_QUEUE_TIMEOUT_S; default 30)",
+    )
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", default="cpu")
     p.add_argument(
@@ -50,27 +72,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=_voices)
 
 
+def server_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> ServerSettings:
+    """``S2TTS_*`` variables, then the flags given on top: one set of limits for server and engine."""
+    from s2tts.server.settings import ServerSettings
+
+    try:
+        return ServerSettings.from_env(
+            environ,
+            host=args.host,
+            port=args.port,
+            api_key=args.api_key,
+            data_dir=args.data_dir,
+            max_sessions=args.max_sessions,
+            max_queue=args.max_queue,
+            queue_timeout_s=args.queue_timeout,
+        )
+    except ValueError as exc:
+        raise ServerRequestError(str(exc)) from exc
+
+
+def engine_config(settings: ServerSettings, args: argparse.Namespace) -> EngineConfig:
+    """The engine runs as many requests as the server lets through (``max_sessions``)."""
+    from s2tts.inference.engine import EngineConfig
+
+    return EngineConfig(
+        max_sessions=settings.max_sessions, max_queue=settings.max_queue, compile=args.compile
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    from s2tts.inference.engine import EngineConfig
     from s2tts.inference.factory import load_engine
     from s2tts.server.run import serve
-    from s2tts.server.settings import ServerSettings
 
-    try:
-        settings = ServerSettings.from_env(
-            os.environ, host=args.host, port=args.port, api_key=args.api_key, data_dir=args.data_dir
-        )
-    except ValueError as exc:
-        raise ServerRequestError(str(exc)) from exc
+    settings = server_settings(args, os.environ)
     checkpoint = args.checkpoint or (
         Path(os.environ["S2TTS_CHECKPOINT"]) if os.environ.get("S2TTS_CHECKPOINT") else None
     )
-    config = EngineConfig(max_sessions=args.max_sessions, max_queue=args.max_queue, compile=args.compile)
-    engine = load_engine(checkpoint, args.dtype, args.device, config)
+    engine = load_engine(checkpoint, args.dtype, args.device, engine_config(settings, args))
     serve(engine, settings)
     return 0
 

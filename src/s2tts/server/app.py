@@ -80,7 +80,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         settings=settings,
         voices=VoiceStore(settings.voices_dir, settings.max_voice_id_chars),
         limiter=ConcurrencyLimiter(
-            settings.max_concurrency, settings.queue_timeout_s, settings.retry_after_s
+            settings.max_sessions, settings.max_queue, settings.queue_timeout_s, settings.retry_after_s
         ),
         stats=ServerStats(),
     )
@@ -115,12 +115,16 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         except Exception:  # a metrics bug must not take the page down
             log.exception("engine.metrics() failed")
             engine_metrics = {}
+        # The limits under the names of their flags (--max-sessions) and variables (S2TTS_MAX_SESSIONS).
         extra = {
-            "server_slots_active": ctx.limiter.active,
-            "server_slots_waiting": ctx.limiter.waiting,
-            "server_slots_limit": ctx.limiter.limit,
+            "max_sessions": ctx.limiter.limit,
+            "max_queue": ctx.limiter.max_queue,
+            "queue_timeout_seconds": ctx.settings.queue_timeout_s,
+            "server_sessions_active": ctx.limiter.active,
+            "server_queue_depth": ctx.limiter.waiting,
             "server_rejected_total": ctx.limiter.rejected_total,
         }
+        engine_metrics = {k: v for k, v in engine_metrics.items() if k not in extra}
         return Response(render(engine_metrics, ctx.stats, extra), media_type=METRICS_TYPE)
 
     page = _page()

@@ -4,9 +4,11 @@
 counts the bytes as the application reads them, failing the read with a 413 as soon as the count
 passes the cap: a client that lies about (or omits) the length cannot push more than the cap.
 
-``ConcurrencyLimiter`` hands out a bounded number of slots for synthesis / codec jobs. A request
-that finds none free waits at most ``queue_timeout_s`` and then gets 503 with ``Retry-After``.
-A slot is released exactly once, however the request ends (finished, failed, disconnected).
+``ConcurrencyLimiter`` hands out ``max_sessions`` slots for synthesis / codec jobs. A request that
+finds none free waits in a queue of at most ``max_queue`` requests, in arrival order, for up to
+``queue_timeout_s``; a full queue answers 429 at once, a wait that times out 503, both with
+``Retry-After``. A slot is released exactly once, however the request ends (finished, failed,
+disconnected).
 """
 
 from __future__ import annotations
@@ -84,40 +86,41 @@ class Slot:
 
 
 class ConcurrencyLimiter:
-    """At most ``limit`` jobs at once; the rest wait ``queue_timeout_s`` then get 503."""
+    """At most ``max_sessions`` jobs at once, at most ``max_queue`` waiting for up to ``queue_timeout_s``."""
 
-    def __init__(self, limit: int, queue_timeout_s: float = 0.0, retry_after_s: int = 1) -> None:
-        self.limit = limit
+    def __init__(
+        self, max_sessions: int, max_queue: int = 64, queue_timeout_s: float = 30.0, retry_after_s: int = 1
+    ) -> None:
+        self.limit = max_sessions
+        self.max_queue = max_queue
         self.queue_timeout_s = queue_timeout_s
         self.retry_after_s = retry_after_s
         self.active = 0
         self.waiting = 0
         self.rejected_total = 0
-        self._sem = asyncio.Semaphore(limit)
+        self._sem = asyncio.Semaphore(max_sessions)
 
     async def acquire(self) -> Slot:
-        if self._sem.locked() and self.queue_timeout_s <= 0:
-            self._reject()
+        if self._sem.locked() or self.waiting:
+            if self.waiting >= self.max_queue:
+                self._reject(429, f"server busy: {self.limit} requests running and {self.waiting} queued")
+            if self.queue_timeout_s <= 0:
+                self._reject(503, f"server busy: {self.limit} requests already running")
         self.waiting += 1
         try:
-            if self.queue_timeout_s > 0:
-                await asyncio.wait_for(self._sem.acquire(), self.queue_timeout_s)
-            else:
-                await self._sem.acquire()
+            await asyncio.wait_for(
+                self._sem.acquire(), self.queue_timeout_s if self.queue_timeout_s > 0 else None
+            )
         except asyncio.TimeoutError:
-            self._reject()
+            self._reject(503, f"server busy: no free slot within {self.queue_timeout_s:g} s")
         finally:
             self.waiting -= 1
         self.active += 1
         return Slot(self)
 
-    def _reject(self) -> None:
+    def _reject(self, status: int, message: str) -> None:
         self.rejected_total += 1
-        raise ApiError(
-            503,
-            f"server busy: {self.limit} requests already running; retry later",
-            {"Retry-After": str(self.retry_after_s)},
-        )
+        raise ApiError(status, f"{message}; retry later", {"Retry-After": str(self.retry_after_s)})
 
     def _release(self) -> None:
         self.active -= 1

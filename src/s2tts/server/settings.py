@@ -22,8 +22,10 @@ class ServerSettings:
     data_dir: stored voices live under ``data_dir/voices``.
     max_body_bytes: cap on any request body (and any websocket message), enforced while reading.
     max_text_chars: cap on the text of one request (or the buffered text of a live session).
-    max_concurrency: synthesis / codec jobs running at once; more get 503 + Retry-After.
-    queue_timeout_s: how long a request may wait for a free slot before that 503 (0: no wait).
+    max_sessions: synthesis / codec jobs running at once (also the engine's rows decoded together).
+    max_queue: requests allowed to wait for a running slot; more get 429 + Retry-After at once.
+    queue_timeout_s: how long a queued request waits for a slot before 503 + Retry-After (0: no
+        wait, a request that finds every slot busy gets 503 at once).
     retry_after_s: the Retry-After value sent with 429/503.
     max_reference_seconds: cap on the duration of one decoded reference clip.
     max_references: cap on the number of references of one request.
@@ -40,8 +42,9 @@ class ServerSettings:
     port: int = 8080
     max_body_bytes: int = 20 * 1024 * 1024
     max_text_chars: int = 10_000
-    max_concurrency: int = 8
-    queue_timeout_s: float = 0.0
+    max_sessions: int = 8
+    max_queue: int = 64
+    queue_timeout_s: float = 30.0
     retry_after_s: int = 1
     max_reference_seconds: float = 90.0
     max_references: int = 8
@@ -59,8 +62,10 @@ class ServerSettings:
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1024:
             raise ValueError("max_body_bytes must be at least 1024")
-        if self.max_text_chars < 1 or self.max_concurrency < 1 or self.max_references < 0:
-            raise ValueError("max_text_chars and max_concurrency must be >= 1, max_references >= 0")
+        if self.max_text_chars < 1 or self.max_sessions < 1 or self.max_references < 0 or self.max_queue < 0:
+            raise ValueError(
+                "max_text_chars and max_sessions must be >= 1, max_references and max_queue >= 0"
+            )
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("api_key must not be blank (use None for no key)")
         if self.queue_timeout_s < 0 or self.retry_after_s < 0:
@@ -73,7 +78,7 @@ class ServerSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> ServerSettings:
         """Settings from ``S2TTS_<FIELD>`` variables (e.g. ``S2TTS_API_KEY``, ``S2TTS_DATA_DIR``,
-        ``S2TTS_MAX_CONCURRENCY``), then ``overrides`` (explicit CLI flags) on top. An empty
+        ``S2TTS_MAX_SESSIONS``), then ``overrides`` (explicit CLI flags) on top. An empty
         ``S2TTS_API_KEY`` means no key; ``S2TTS_CORS_ORIGINS`` is comma-separated."""
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -85,7 +90,7 @@ class ServerSettings:
         return cls(**values)
 
 
-_INTS = {"port", "max_body_bytes", "max_text_chars", "max_concurrency", "retry_after_s"}
+_INTS = {"port", "max_body_bytes", "max_text_chars", "max_sessions", "max_queue", "retry_after_s"}
 _INTS |= {"max_references", "max_voice_id_chars", "low_latency_first_chunk_frames"}
 _FLOATS = {"queue_timeout_s", "max_reference_seconds", "live_idle_timeout_s"}
 
