@@ -39,6 +39,10 @@ class AudioError(S2TTSError, ValueError):
     """Audio input is empty, too short, non-finite, or a file cannot be decoded."""
 
 
+class AudioTooLongError(AudioError):
+    """Audio (a reference clip, a codec request) runs longer than a configured cap."""
+
+
 class CodesError(S2TTSError, ValueError):
     """Codec codes of the wrong shape, dtype or range."""
 

@@ -104,3 +104,13 @@ def test_unreadable_and_missing_files(tmp_path):
 def test_write_errors(tmp_path: Path, name, audio, rate, match):
     with pytest.raises(AudioError, match=match):
         write_audio(tmp_path / name, audio, rate)
+
+
+def test_undecodable_file_names_the_file_and_the_problem(tmp_path) -> None:
+    bad = tmp_path / "notes.wav"
+    bad.write_bytes(b"definitely not audio" * 20)
+    with pytest.raises(AudioError) as info:
+        read_audio(bad)
+    message = str(info.value)
+    assert message == f"cannot decode {bad}: not an audio file, or a format FFmpeg cannot read"
+    assert "Errno" not in message

@@ -156,7 +156,11 @@ def test_references_crud_msgpack_and_json(client: TestClient) -> None:
 def test_reference_upload_must_be_audio_and_valid_id(client: TestClient) -> None:
     files = {"audio": ("x.wav", b"not audio at all" * 10, "audio/wav")}
     r = client.post("/v1/references/add", data={"id": "v", "text": "t"}, files=files)
-    assert r.status_code == 400 and r.json()["detail"].startswith("cannot decode")
+    detail = r.json()["detail"]
+    assert (
+        r.status_code == 400
+        and detail == "voice 'v': cannot decode: not an audio file, or a format FFmpeg cannot read"
+    )
     files = {"audio": ("x.wav", wav_bytes(), "audio/wav")}
     r = client.post("/v1/references/add", data={"id": "../../etc", "text": "t"}, files=files)
     assert r.status_code == 400

@@ -7,7 +7,7 @@ import base64
 import numpy as np
 import pytest
 
-from s2tts.errors import AudioError
+from s2tts.errors import AudioError, AudioTooLongError
 from s2tts.server.audio_input import decode_audio, decode_base64
 from s2tts.server.formats import encode_audio
 
@@ -23,11 +23,13 @@ def test_decodes_common_formats(fmt: str) -> None:
 
 
 def test_refuses_garbage_empty_and_too_long() -> None:
-    with pytest.raises(AudioError):
-        decode_audio(b"definitely not audio" * 20)
-    with pytest.raises(AudioError):
+    with pytest.raises(AudioError) as info:
+        decode_audio(b"definitely not audio" * 20, what="reference 2")
+    # The message names what was sent and the problem, not FFmpeg's errno and '<none>' file name.
+    assert str(info.value) == "reference 2: cannot decode: not an audio file, or a format FFmpeg cannot read"
+    with pytest.raises(AudioError, match="audio is empty"):
         decode_audio(b"")
-    with pytest.raises(AudioError, match="longer"):
+    with pytest.raises(AudioTooLongError, match="longer than 2 s"):
         decode_audio(encode_audio(sine(44100 * 3), "wav", 44100), max_seconds=2.0)
 
 

@@ -58,8 +58,11 @@ def _read_with_av(path: Path) -> tuple[np.ndarray, int]:
                 chunks.extend(f.to_ndarray() for f in resampler.resample(None))
     except AudioError:
         raise
+    except av.error.InvalidDataError as exc:
+        raise AudioError(f"cannot decode {path}: not an audio file, or a format FFmpeg cannot read") from exc
     except (av.FFmpegError, UnicodeDecodeError, ValueError, IndexError) as exc:
-        raise AudioError(f"cannot decode {path}: not an audio file or an unsupported format ({exc})") from exc
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise AudioError(f"cannot decode {path}: {reason}") from exc
     if rate <= 0:
         raise AudioError(f"cannot decode {path}: no audio frames")
     channels = stream.channels or (chunks[0].shape[0] if chunks else 1)

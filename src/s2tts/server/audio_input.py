@@ -17,7 +17,7 @@ import re
 import av
 import numpy as np
 
-from s2tts.errors import AudioError
+from s2tts.errors import AudioError, AudioTooLongError
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/\-_]*={0,2}")
 
@@ -43,21 +43,23 @@ def decode_base64(value: str, what: str = "audio") -> bytes:
     return data
 
 
-def decode_audio(data: bytes, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+def decode_audio(
+    data: bytes, max_seconds: float | None = None, what: str = "audio"
+) -> tuple[np.ndarray, int]:
     """Audio file bytes -> (pcm (n,) float32 mono in [-1, 1], sample_rate).
 
-    Raises AudioError when the bytes are no decodable audio, hold no samples, or run longer than
-    ``max_seconds``.
+    Raises AudioError (naming ``what``, e.g. "reference 0") when the bytes are no decodable audio or
+    hold no samples, and AudioTooLongError when they run longer than ``max_seconds``.
     """
     if not data:
-        raise AudioError("audio is empty")
+        raise AudioError(f"{what} is empty")
     chunks: list[np.ndarray] = []
     total = 0
     rate = 0
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.audio:
-                raise AudioError("the file has no audio stream")
+                raise AudioError(f"{what}: the file has no audio stream")
             stream = container.streams.audio[0]
             rate = int(stream.codec_context.sample_rate or 0)
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate or None)
@@ -69,16 +71,24 @@ def decode_audio(data: bytes, max_seconds: float | None = None) -> tuple[np.ndar
                     total += len(pcm)
                     rate = out.sample_rate
                 if limit is not None and total > limit:
-                    raise AudioError(f"audio is longer than {max_seconds:g} s")
+                    raise AudioTooLongError(f"{what} is longer than {max_seconds:g} s")
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
     except av.error.FFmpegError as exc:
-        raise AudioError(f"cannot decode audio: {exc}") from exc
+        raise AudioError(f"{what}: cannot decode: {ffmpeg_reason(exc)}") from exc
     if not chunks or rate <= 0:
-        raise AudioError("audio holds no samples")
+        raise AudioError(f"{what} holds no samples")
     pcm = np.concatenate(chunks).astype(np.float32, copy=False)
     if pcm.size == 0:
-        raise AudioError("audio holds no samples")
+        raise AudioError(f"{what} holds no samples")
     if not np.isfinite(pcm).all():
-        raise AudioError("audio holds non-finite samples")
+        raise AudioError(f"{what} holds non-finite samples")
     return pcm, rate
+
+
+def ffmpeg_reason(exc: Exception) -> str:
+    """FFmpeg's reason in words, without its error number and its ``'<none>'`` file name."""
+    if isinstance(exc, av.error.InvalidDataError):
+        return "not an audio file, or a format FFmpeg cannot read"
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return reason.rstrip(".").lower() if reason else type(exc).__name__

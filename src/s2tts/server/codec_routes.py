@@ -3,7 +3,8 @@
 encode: ``{"audios": [file bytes]}`` -> ``{"tokens": [codes (K, T) as nested lists]}``.
 decode: ``{"tokens": [codes (K, T)]}`` -> ``{"audios": [float16 little-endian PCM bytes],
 "sample_rate": n}``. Answers are msgpack (JSON with ``Accept: application/json``). Both take an
-engine slot like synthesis does. Unlike the reference server's decode, this one works.
+engine slot like synthesis does. Unlike the reference server's decode, this one works. Each request
+holds at most ``max_codec_seconds`` of audio in all (413 otherwise), checked before any work starts.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import torch
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from s2tts.errors import CodesError
+from s2tts.errors import AudioTooLongError, CodesError
 from s2tts.server.audio_input import decode_audio
 from s2tts.server.bodies import packed, read_body
 from s2tts.server.context import ServerContext
+from s2tts.server.http_errors import ApiError
 from s2tts.server.schemas import VQGANDecodeRequest, VQGANEncodeRequest
 
 
@@ -47,11 +49,19 @@ def build_router(ctx: ServerContext) -> APIRouter:
     )
     async def encode(request: Request) -> Response:
         body = VQGANEncodeRequest.model_validate(await read_body(request, ctx.settings.max_body_bytes))
+        cap = ctx.settings.max_codec_seconds
+        decoded = []
+        left = cap
+        for i, audio in enumerate(body.audios):  # all decoded and checked before a slot is taken
+            pcm, rate = await run_in_threadpool(decode_audio, audio, left, f"audios[{i}]")
+            left -= len(pcm) / rate
+            if left < 0:
+                raise AudioTooLongError(f"the audios of one request are longer than {cap:g} s in all")
+            decoded.append((pcm, rate))
         slot = await ctx.limiter.acquire()
         try:
             tokens = []
-            for audio in body.audios:
-                pcm, rate = await run_in_threadpool(decode_audio, audio, ctx.settings.max_reference_seconds)
+            for pcm, rate in decoded:
                 codes = await run_in_threadpool(engine.encode_audio, pcm, rate)
                 tokens.append(codes.detach().cpu().to(torch.int64).tolist())
         finally:
@@ -65,6 +75,15 @@ def build_router(ctx: ServerContext) -> APIRouter:
     )
     async def decode(request: Request) -> Response:
         body = VQGANDecodeRequest.model_validate(await read_body(request, ctx.settings.max_body_bytes))
+        frame_rate = engine.sample_rate / engine.frame_length
+        max_frames = int(ctx.settings.max_codec_seconds * frame_rate)
+        total = sum(len(item[0]) if item else 0 for item in body.tokens)
+        if total > max_frames:
+            raise ApiError(
+                413,
+                f"codes of {total} frames ({total / frame_rate:.1f} s) in one request; the limit is "
+                f"{max_frames} frames ({ctx.settings.max_codec_seconds:g} s)",
+            )
         tensors = [codes_tensor(item, engine.num_codebooks) for item in body.tokens]
         slot = await ctx.limiter.acquire()
         try:

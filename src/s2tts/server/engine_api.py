@@ -19,6 +19,7 @@ from s2tts.inference.types import AudioChunk, SynthesisRequest
 @runtime_checkable
 class Engine(Protocol):
     sample_rate: int
+    frame_length: int  # samples per codec frame
     num_codebooks: int
 
     def stream(self, request: SynthesisRequest) -> AsyncIterator[AudioChunk]: ...

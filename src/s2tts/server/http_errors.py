@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from s2tts.errors import (
     AudioError,
+    AudioTooLongError,
     CodesError,
     EngineOverloadedError,
     PromptTooLongError,
@@ -90,6 +91,8 @@ def status_of(exc: S2TTSError) -> int:
         return 503
     if isinstance(exc, RequestTimeoutError):
         return 504
+    if isinstance(exc, AudioTooLongError):
+        return 413
     if isinstance(exc, (CodesError, SamplingError)):
         return 422
     if isinstance(exc, RequestCancelledError):

@@ -27,7 +27,8 @@ class ServerSettings:
     queue_timeout_s: how long a queued request waits for a slot before 503 + Retry-After (0: no
         wait, a request that finds every slot busy gets 503 at once).
     retry_after_s: the Retry-After value sent with 429/503.
-    max_reference_seconds: cap on the duration of one decoded reference clip.
+    max_reference_seconds: cap on the reference audio of one request (all its clips together).
+    max_codec_seconds: cap on the audio of one ``/v1/vqgan/encode`` or ``/v1/vqgan/decode`` request.
     max_references: cap on the number of references of one request.
     low_latency_first_chunk_frames: first streamed chunk size (codec frames) for latency
         ``balanced``/``low``; ``normal`` keeps the engine's defaults.
@@ -47,6 +48,7 @@ class ServerSettings:
     queue_timeout_s: float = 30.0
     retry_after_s: int = 1
     max_reference_seconds: float = 90.0
+    max_codec_seconds: float = 90.0
     max_references: int = 8
     max_voice_id_chars: int = 128
     low_latency_first_chunk_frames: int = 1
@@ -92,7 +94,7 @@ class ServerSettings:
 
 _INTS = {"port", "max_body_bytes", "max_text_chars", "max_sessions", "max_queue", "retry_after_s"}
 _INTS |= {"max_references", "max_voice_id_chars", "low_latency_first_chunk_frames"}
-_FLOATS = {"queue_timeout_s", "max_reference_seconds", "live_idle_timeout_s"}
+_FLOATS = {"queue_timeout_s", "max_reference_seconds", "max_codec_seconds", "live_idle_timeout_s"}
 
 
 def _parse(name: str, raw: str) -> Any:

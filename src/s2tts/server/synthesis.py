@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from s2tts.errors import AudioTooLongError
 from s2tts.inference.params import SamplingParams
 from s2tts.inference.types import AudioChunk, SynthesisRequest, VoiceReference
 from s2tts.server.audio_input import decode_audio
@@ -77,22 +78,48 @@ def latency_frames(ctx: ServerContext, latency: str) -> int | None:
     return ctx.settings.low_latency_first_chunk_frames if latency in ("balanced", "low") else None
 
 
-async def inline_references(ctx: ServerContext, refs: list[ReferenceAudio]) -> list[VoiceReference]:
+async def inline_references(
+    ctx: ServerContext, refs: list[ReferenceAudio], budget: ReferenceBudget
+) -> list[VoiceReference]:
     """Uploaded reference clips -> VoiceReferences holding decoded audio (the engine encodes)."""
     out = []
-    for ref in refs:
-        pcm, rate = await run_in_threadpool(decode_audio, ref.audio, ctx.settings.max_reference_seconds)
+    for i, ref in enumerate(refs):
+        pcm, rate = await run_in_threadpool(budget.decode, ref.audio, f"reference {i}")
         out.append(VoiceReference(text=ref.text, audio=pcm, sample_rate=rate))
     return out
 
 
-async def stored_reference(ctx: ServerContext, voice_id: str) -> VoiceReference:
+class ReferenceBudget:
+    """Seconds of reference audio one request may still decode (``max_reference_seconds`` in all)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.total = seconds
+        self.left = seconds
+
+    def decode(self, data: bytes, what: str) -> tuple[np.ndarray, int]:
+        """``decode_audio`` within what is left of the budget; the budget shrinks by the clip."""
+        try:
+            pcm, rate = decode_audio(data, self.left, what)
+        except AudioTooLongError:
+            if self.left < self.total:
+                raise AudioTooLongError(
+                    f"the references of one request are longer than {self.total:g} s in all"
+                ) from None
+            raise
+        self.left -= len(pcm) / rate
+        return pcm, rate
+
+
+async def stored_reference(
+    ctx: ServerContext, voice_id: str, budget: ReferenceBudget | None = None
+) -> VoiceReference:
     """A stored voice -> VoiceReference; its codes are computed once and cached beside it."""
     voice = await run_in_threadpool(ctx.voices.get, voice_id)
     codes = await run_in_threadpool(ctx.voices.get_codes, voice_id)
     if codes is not None and codes.shape[0] == ctx.engine.num_codebooks:
         return VoiceReference(text=voice.text, codes=torch.from_numpy(codes), voice_id=voice_id)
-    pcm, rate = await run_in_threadpool(decode_audio, voice.audio, ctx.settings.max_reference_seconds)
+    budget = budget or ReferenceBudget(ctx.settings.max_reference_seconds)
+    pcm, rate = await run_in_threadpool(budget.decode, voice.audio, f"voice {voice_id!r}")
     if not ctx.settings.cache_voice_codes:
         return VoiceReference(text=voice.text, audio=pcm, sample_rate=rate, voice_id=voice_id)
     encoded = await run_in_threadpool(ctx.engine.encode_audio, pcm, rate)
@@ -104,12 +131,14 @@ async def stored_reference(ctx: ServerContext, voice_id: str) -> VoiceReference:
 async def resolve_references(
     ctx: ServerContext, inline: list[ReferenceAudio], voice_ids: list[str]
 ) -> list[VoiceReference]:
-    """Inline clips first, then stored voices, in order (speaker i = i-th reference)."""
+    """Inline clips first, then stored voices, in order (speaker i = i-th reference). At most
+    ``max_references`` of them, and ``max_reference_seconds`` of audio to decode in all."""
     if len(inline) + len(voice_ids) > ctx.settings.max_references:
         raise ApiError(422, f"at most {ctx.settings.max_references} references per request")
-    refs = await inline_references(ctx, inline)
+    budget = ReferenceBudget(ctx.settings.max_reference_seconds)
+    refs = await inline_references(ctx, inline, budget)
     for voice_id in voice_ids:
-        refs.append(await stored_reference(ctx, voice_id))
+        refs.append(await stored_reference(ctx, voice_id, budget))
     return refs
 
 

@@ -48,7 +48,7 @@ def build_router(ctx: ServerContext) -> APIRouter:
 
     async def save(voice_id: str, audio: bytes, text: str) -> VoiceInfo:
         store.validate_id(voice_id)
-        await run_in_threadpool(decode_audio, audio, settings.max_reference_seconds)  # refuse non-audio
+        await run_in_threadpool(decode_audio, audio, settings.max_reference_seconds, f"voice {voice_id!r}")
         return await run_in_threadpool(store.add, voice_id, audio, text)
 
     # -- fish-speech ----------------------------------------------------------------------------
