@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 CODEC_FILES = ("codec.safetensors", "codec.pth")
 RANDOM_MARKER = "random_init.json"  # written by init_checkpoint: these weights are random
+# Said by every speak, by the server's log at start, /v1/health and the web page while it is present.
+RANDOM_NOTICE = (
+    "the model has random weights (its checkpoint holds random_init.json): the audio is noise, not "
+    "speech; pass --checkpoint with trained weights for speech"
+)
 
 
 @dataclass
@@ -143,9 +148,15 @@ def init_checkpoint(
     seed: int = 0,
     codec_preset: str | None = "tiny",
     dtype: str = "float32",
+    force: bool = False,
 ) -> Path:
-    """Write a random checkpoint (config, weights, tokenizer, codec) in the published layout."""
+    """Write a random checkpoint (config, weights, tokenizer, codec) in the published layout.
+
+    Raises FileExistsError when ``directory`` exists and is not empty, unless ``force``: a
+    checkpoint (maybe trained weights) is never overwritten by accident."""
     directory = Path(directory)
+    if directory.is_dir() and any(directory.iterdir()) and not force:
+        raise FileExistsError(f"{directory} is not empty; refusing to overwrite it (--force overwrites)")
     directory.mkdir(parents=True, exist_ok=True)
     base = DualARConfig.preset(preset)
     codec_config = None

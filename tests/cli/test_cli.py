@@ -16,7 +16,11 @@ import pytest
 import soundfile as sf
 from safetensors.torch import load_file
 
+from s2tts.checkpoint import RANDOM_NOTICE
 from s2tts.cli import main
+from s2tts.inference.engine import EngineConfig
+from s2tts.inference.factory import load_engine
+from s2tts.inference.types import SynthesisRequest
 
 PARITY = Path(__file__).parents[1] / "data" / "parity"
 
@@ -74,8 +78,11 @@ def test_speak_writes_audio_and_streams(tiny: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     audio, rate = sf.read(out)
     assert rate == 44100 and audio.ndim == 1 and np.isfinite(audio).all()
-    # A random checkpoint gets the length speech of the text would have (1.3 frames per byte).
-    assert audio.shape[0] == round(1.3 * len("Hello there, world.")) * 2048
+    # The file holds what the engine makes for that text and seed (16-bit rounding aside).
+    with load_engine(tiny, config=EngineConfig(max_sessions=1)) as engine:
+        expected = engine.synthesize(SynthesisRequest("Hello there, world.", seed=3))
+    assert audio.shape == expected.shape and expected.shape[0] > 0
+    np.testing.assert_allclose(audio, expected, atol=2 / 32768)
     streamed = tmp_path / "stream.wav"
     rc = main(
         [
@@ -162,9 +169,13 @@ def test_serve_and_voices_against_a_real_server(tiny: Path, tmp_path: Path) -> N
             assert server.poll() is None, server.stdout.read() if server.stdout else ""
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.2)
+        health = httpx.get(url + "/v1/health").json()
+        assert health["random_weights"] is True and health["warning"] == RANDOM_NOTICE
         voice = tmp_path / "v.wav"
         sf.write(voice, 0.2 * np.sin(np.arange(22050) / 9), 22050)
         env = {"S2TTS_API_KEY": "secret"}
+        empty = s2tts("voices", "--server", url, "list", env=env)
+        assert empty.returncode == 0 and empty.stdout.strip() == f"no voices stored on {url}"
         add = s2tts(
             "voices", "--server", url, "add", "alice", str(voice), "--text", "Hi, I am Alice.", env=env
         )
@@ -185,4 +196,5 @@ def test_serve_and_voices_against_a_real_server(tiny: Path, tmp_path: Path) -> N
         assert "alice" not in s2tts("voices", "--server", url, "list", env=env).stdout
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        log, _ = server.communicate(timeout=30)
+    assert RANDOM_NOTICE in log  # the server says the model is random when it starts

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from s2tts.cli.options import add_runtime_options, apply_threads
 from s2tts.errors import CodesError, WeightsError
 
 if TYPE_CHECKING:  # heavy imports happen in the handlers, so `s2tts --help` stays fast
@@ -57,12 +58,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="use a random codec (seed 0) instead of a checkpoint (demo)",
     )
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    add_runtime_options(parser, dtype=False)
 
 
 def _load(args: argparse.Namespace) -> Codec:
     import torch
 
+    apply_threads(args)
     from s2tts.models.codec import Codec, CodecConfig, load_codec
 
     config: CodecConfig | str | None = CodecConfig.preset(args.preset) if args.preset else args.config

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from s2tts.cli.options import add_runtime_options, apply_threads
 from s2tts.errors import S2TTSError
 
 if TYPE_CHECKING:  # heavy imports happen in the handlers, so `s2tts --help` stays fast
@@ -49,11 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="seconds a queued request waits before 503 (S2TTS_QUEUE_TIMEOUT_S; default 30)",
     )
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--device", default="cpu")
-    p.add_argument(
-        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)"
-    )
+    add_runtime_options(p)
     p.add_argument("--compile", action="store_true", help="torch.compile the fast-AR step")
     p.set_defaults(func=_serve)
 
@@ -101,10 +98,7 @@ def engine_config(settings: ServerSettings, args: argparse.Namespace) -> EngineC
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     from s2tts.inference.factory import load_engine
     from s2tts.server.run import serve
 
@@ -146,6 +140,8 @@ def _voices(args: argparse.Namespace) -> int:
         raise ServerRequestError(f"server answered {response.status_code}: {message}")
     body = response.json()
     if args.action == "list":
+        if not body.get("data"):
+            print(f"no voices stored on {args.server}")
         for voice in body.get("data", []):
             print(f"{voice.get('id')}\t{json.dumps(voice.get('ref_text', voice.get('text', '')))}")
     elif args.action == "add":

@@ -6,11 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from s2tts.errors import AudioError, PromptError
+from s2tts.cli.audio_out import OUTPUT_SUFFIXES, AudioFileWriter, check_output
+from s2tts.cli.options import add_runtime_options, apply_threads, audio_progress
+from s2tts.errors import PromptError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("speak", help="synthesize text to an audio file (wav/flac/ogg/mp3 by extension)")
+    p = sub.add_parser(
+        "speak",
+        help=f"synthesize text to an audio file ({'/'.join(x[1:] for x in OUTPUT_SUFFIXES)} by extension)",
+    )
     p.add_argument("text", help="text to speak; may hold <|speaker:i|> turns and [tags]; '-' reads stdin")
     p.add_argument("-o", "--output", type=Path, required=True, help="output audio file")
     p.add_argument(
@@ -20,39 +25,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--voice-text", action="append", default=[], help="transcript of each --voice")
     p.add_argument("--stream", action="store_true", help="write audio to the file as it is generated")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--top-p", type=float, default=0.8)
+    p.add_argument("--temperature", type=float, default=0.8, help="0-1, 0 is greedy (default 0.8)")
+    p.add_argument("--top-p", type=float, default=0.8, help="0-1, 0 is greedy (default 0.8)")
     p.add_argument("--top-k", type=int, default=30)
     p.add_argument("--max-new-tokens", type=int, default=1024, help="frames per text batch (+1)")
     p.add_argument("--chunk-length", type=int, default=200, help="UTF-8 bytes per text batch")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    p.add_argument("--device", default="cpu")
-    p.add_argument(
-        "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)"
-    )
+    add_runtime_options(p)
     p.set_defaults(func=_speak)
 
 
 def _speak(args: argparse.Namespace) -> int:
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    import soundfile as sf
-    from tqdm import tqdm
-
-    from s2tts.audio.io import read_audio, write_audio
+    apply_threads(args)
+    from s2tts.audio.io import read_audio
+    from s2tts.checkpoint import RANDOM_NOTICE
     from s2tts.inference.engine import EngineConfig
     from s2tts.inference.factory import load_engine
     from s2tts.inference.params import SamplingParams
     from s2tts.inference.types import SynthesisRequest, VoiceReference
 
+    check_output(args.output)  # before any work: a wrong extension costs nothing
     text = sys.stdin.read() if args.text == "-" else args.text
     if len(args.voice) != len(args.voice_text):
         raise PromptError("give one --voice-text for each --voice")
-    suffix = args.output.suffix.lower()
-    if args.stream and suffix not in (".wav", ".flac", ".ogg"):
-        raise AudioError(f"--stream writes .wav, .flac or .ogg files, not {suffix or 'no extension'}")
     references = []
     for path, ref_text in zip(args.voice, args.voice_text, strict=True):
         audio, rate = read_audio(path)
@@ -60,39 +54,22 @@ def _speak(args: argparse.Namespace) -> int:
     request = SynthesisRequest(
         text,
         references=references,
-        sampling=SamplingParams(
-            temperature=args.temperature,
-            top_p=args.top_p,
-            top_k=args.top_k,
-            max_new_tokens=args.max_new_tokens,
-        ),
+        sampling=SamplingParams.from_user(args.temperature, args.top_p, args.top_k, args.max_new_tokens),
         seed=args.seed,
         chunk_length=args.chunk_length,
     )
     engine = load_engine(args.checkpoint, args.dtype, args.device, EngineConfig(max_sessions=1))
     try:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        bar = tqdm(
-            desc="speaking", unit="s audio", bar_format="{desc}: {n:.1f}{unit} [{elapsed}, {rate_fmt}]"
-        )
-        if args.stream:
-            with sf.SoundFile(str(args.output), "w", samplerate=engine.sample_rate, channels=1) as out:
-                for chunk in engine.iter_stream(request):
-                    out.write(chunk.pcm)
-                    out.flush()
-                    bar.update(chunk.pcm.shape[0] / engine.sample_rate)
-            seconds = bar.n
-        else:
-            parts = []
+        if engine.random_weights:
+            print(f"s2tts: note: {RANDOM_NOTICE}", file=sys.stderr)
+        with (
+            AudioFileWriter(args.output, engine.sample_rate, args.stream) as out,
+            audio_progress("speaking") as bar,
+        ):
             for chunk in engine.iter_stream(request):
-                parts.append(chunk.pcm)
+                out.write(chunk.pcm)
                 bar.update(chunk.pcm.shape[0] / engine.sample_rate)
-            import numpy as np
-
-            audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-            write_audio(args.output, audio, engine.sample_rate)
-            seconds = audio.shape[0] / engine.sample_rate
-        bar.close()
+        seconds = out.samples / engine.sample_rate
     finally:
         engine.close()
     print(f"wrote {seconds:.2f} s of audio to {args.output}")

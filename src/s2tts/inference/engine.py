@@ -131,6 +131,11 @@ class TTSEngine:
     def cache_len(self) -> int:
         return self.slow_cache.max_seq_len
 
+    @property
+    def random_weights(self) -> bool:
+        """The checkpoint is a random one (``random_init.json``): its audio is noise."""
+        return self.checkpoint.random_weights
+
     def encode_audio(self, audio: np.ndarray, sample_rate: int) -> torch.Tensor:
         """Reference audio (n,) or (channels, n) -> codes (N, T) int64, cached by content hash."""
         audio = np.asarray(audio, dtype=np.float32)

@@ -30,7 +30,7 @@ def ensure_default_checkpoint() -> Path:
         log.warning(
             "no --checkpoint given: writing a tiny random checkpoint to %s (its audio is noise)", path
         )
-        init_checkpoint(path, "tiny", seed=0, codec_preset="tiny")
+        init_checkpoint(path, "tiny", seed=0, codec_preset="tiny", force=True)
     return path
 
 

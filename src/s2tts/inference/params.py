@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from s2tts.errors import SamplingError
 
+# The range users may ask for (CLI flags and HTTP fields alike; fish.audio's API range).
+MAX_TEMPERATURE = 1.0
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -45,6 +48,35 @@ class SamplingParams:
             raise SamplingError(f"ras_window must be >= 1, got {self.ras_window}")
         if not (0.0 < self.ras_top_p <= 1.0) or self.ras_temperature <= 0.0:
             raise SamplingError("ras_top_p must be in (0, 1] and ras_temperature > 0")
+
+    @classmethod
+    def from_user(
+        cls,
+        temperature: float,
+        top_p: float,
+        top_k: int,
+        max_new_tokens: int,
+        min_new_tokens: int = 0,
+        use_ras: bool = True,
+    ) -> SamplingParams:
+        """The knobs as the CLI and the HTTP API take them, with one validation for both:
+        temperature in [0, MAX_TEMPERATURE] and top_p in [0, 1], either 0 meaning greedy."""
+        if not 0.0 <= temperature <= MAX_TEMPERATURE:
+            raise SamplingError(
+                f"temperature must be in [0, {MAX_TEMPERATURE:g}] (0: greedy), got {temperature:g}"
+            )
+        if not 0.0 <= top_p <= 1.0:
+            raise SamplingError(f"top_p must be in [0, 1] (0: greedy), got {top_p:g}")
+        if temperature == 0.0 or top_p == 0.0:
+            temperature, top_p, top_k = 1.0, 1.0, 1
+        return cls(
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
+            use_ras=use_ras,
+        )
 
     @property
     def greedy(self) -> bool:

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import s2tts
+from s2tts.checkpoint import RANDOM_NOTICE
 from s2tts.server import codec_routes, live, openai_routes, schemas, tts_routes, voice_routes
 from s2tts.server.auth import ApiKeyAuth
 from s2tts.server.context import ServerContext
@@ -95,9 +96,18 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     for module in (tts_routes, live, openai_routes, voice_routes, codec_routes):
         app.include_router(module.build_router(ctx))
 
+    random_weights = bool(getattr(engine, "random_weights", False))
+
     @app.get("/v1/health", tags=["meta"], summary="Liveness")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "sample_rate": engine.sample_rate}
+        body: dict[str, Any] = {
+            "status": "ok",
+            "sample_rate": engine.sample_rate,
+            "random_weights": random_weights,
+        }
+        if random_weights:
+            body["warning"] = RANDOM_NOTICE
+        return body
 
     app.add_api_route(
         "/v1/health",

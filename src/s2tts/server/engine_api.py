@@ -21,6 +21,7 @@ class Engine(Protocol):
     sample_rate: int
     frame_length: int  # samples per codec frame
     num_codebooks: int
+    random_weights: bool  # a random checkpoint (random_init.json): its audio is noise
 
     def stream(self, request: SynthesisRequest) -> AsyncIterator[AudioChunk]: ...
 

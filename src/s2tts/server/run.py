@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from s2tts.checkpoint import RANDOM_NOTICE
 from s2tts.server.app import create_app
 from s2tts.server.engine_api import Engine
 from s2tts.server.settings import ServerSettings
@@ -41,6 +42,8 @@ def serve(engine: Engine, settings: ServerSettings) -> None:
     """Serve until interrupted, then close the engine."""
     server = uvicorn.Server(uvicorn_config(engine, settings))
     log.info("serving on http://%s:%d (voices in %s)", settings.host, settings.port, settings.voices_dir)
+    if getattr(engine, "random_weights", False):
+        log.warning("%s", RANDOM_NOTICE)
     try:
         server.run()
     finally:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from s2tts.inference.params import MAX_TEMPERATURE
 from s2tts.server.audio_input import decode_base64
 
 
@@ -65,7 +66,7 @@ class SamplingFields(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    temperature: float = Field(0.8, ge=0.0, le=1.0, description="0 means greedy.")
+    temperature: float = Field(0.8, ge=0.0, le=MAX_TEMPERATURE, description="0 means greedy.")
     top_p: float = Field(0.8, ge=0.0, le=1.0, description="0 means greedy.")
     top_k: int = Field(30, ge=1, le=4096)
     repetition_penalty: float = Field(

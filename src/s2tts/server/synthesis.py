@@ -47,21 +47,9 @@ log = logging.getLogger(__name__)
 
 
 def sampling_params(fields: SamplingFields) -> SamplingParams:
-    """API sampling fields -> SamplingParams; temperature or top_p 0 means greedy."""
-    if fields.temperature <= 0.0 or fields.top_p <= 0.0:
-        return SamplingParams(
-            temperature=1.0,
-            top_p=1.0,
-            top_k=1,
-            max_new_tokens=fields.max_new_tokens,
-            min_new_tokens=fields.min_new_tokens,
-        )
-    return SamplingParams(
-        temperature=fields.temperature,
-        top_p=fields.top_p,
-        top_k=fields.top_k,
-        max_new_tokens=fields.max_new_tokens,
-        min_new_tokens=fields.min_new_tokens,
+    """API sampling fields -> SamplingParams (the validation the CLI uses too; 0 means greedy)."""
+    return SamplingParams.from_user(
+        fields.temperature, fields.top_p, fields.top_k, fields.max_new_tokens, fields.min_new_tokens
     )
 
 

@@ -15,7 +15,7 @@ from s2tts.models.codec.config import (
     TransformerConfig,
 )
 from s2tts.models.codec.streaming import DecodeState, EncodeState, select_state, stack_states
-from s2tts.models.codec.weights import load_codec, save_codec
+from s2tts.models.codec.weights import load_codec, read_codec_config, save_codec
 
 __all__ = [
     "Codec",
@@ -27,6 +27,7 @@ __all__ = [
     "QuantizerConfig",
     "TransformerConfig",
     "load_codec",
+    "read_codec_config",
     "save_codec",
     "select_state",
     "stack_states",

@@ -190,6 +190,12 @@ def _resolve_config(config: CodecConfig | str | Path | None, checkpoint: Path, g
     return CodecConfig.preset("s2-codec")
 
 
+def read_codec_config(path: str | Path) -> CodecConfig:
+    """The config of a codec checkpoint (file or directory) without loading its weights."""
+    checkpoint = _resolve_checkpoint(Path(path))
+    return _resolve_config(None, checkpoint, Path(path))
+
+
 def load_codec(
     path: str | Path,
     config: CodecConfig | str | Path | None = None,
