@@ -21,7 +21,7 @@ import soundfile as sf
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from s2tts.checkpoint import S2Checkpoint
+from s2tts.checkpoint import RANDOM_NOTICE, S2Checkpoint
 from s2tts.models.codec import Codec
 from s2tts.server.app import create_app
 from s2tts.server.formats import encode_audio
@@ -378,7 +378,9 @@ def metric(text: str, name: str) -> float:
 def test_health_metrics_openapi_page(client: TestClient, engine: RecordingEngine) -> None:
     before = engine.metrics()
     assert client.post("/v1/tts", json={"text": "x", **frames(4)}).status_code == 200
-    assert client.get("/v1/health").json() == {"status": "ok", "sample_rate": SR}
+    # The tiny checkpoint is random (random_init.json): health says so until a trained model replaces it.
+    health = {"status": "ok", "sample_rate": SR, "random_weights": True, "warning": RANDOM_NOTICE}
+    assert client.get("/v1/health").json() == health
     m = client.get("/metrics")
     assert m.headers["content-type"].startswith("text/plain")
     assert "# TYPE s2tts_requests_total counter" in m.text
