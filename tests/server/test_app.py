@@ -7,6 +7,7 @@ engine itself produced for the request (``engine.calls``): same length, same sam
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import math
@@ -270,8 +271,12 @@ def test_vqgan_round_trip(client: TestClient, engine: RecordingEngine) -> None:
             {"Content-Type": "application/json"},
             400,
         ),
-        # text batches of 200 bytes do not fit the engine's 512-position context with room to generate
-        (json.dumps({"text": "y" * 600}).encode(), {"Content-Type": "application/json"}, 400),
+        # a text batch of 1000 bytes does not fit the engine's 512-position context
+        (
+            json.dumps({"text": "y" * 1500, "chunk_length": 1000}).encode(),
+            {"Content-Type": "application/json"},
+            400,
+        ),
         (json.dumps({"text": "y" * 2001}).encode(), {"Content-Type": "application/json"}, 413),
     ],
 )
@@ -282,7 +287,7 @@ def test_errors_are_json(
     assert r.status_code == status, r.text
     payload = r.json()
     assert isinstance(payload["detail"], str) and payload["error"]["code"] == status
-    if b"y" * 600 in body and status == 400:
+    if b"y" * 1500 in body and status == 400:
         assert "use a smaller chunk_length" in payload["detail"]
     assert engine.calls == []  # refused before the engine queued anything
     assert client.get("/v1/health").json()["status"] == "ok"  # still serving
@@ -303,12 +308,12 @@ def test_body_cap_with_and_without_content_length(client: TestClient, settings: 
 
 def test_the_fix_a_prompt_error_names_works(app: FastAPI, engine: RecordingEngine) -> None:
     """'use a smaller chunk_length' (test_errors_are_json) is a fix that works: the same text with
-    chunk_length 100 starts streaming (the status comes after the engine's first chunk)."""
+    chunk_length 200 starts streaming (the status comes after the engine's first chunk)."""
     with running(app) as url, httpx.Client(base_url=url, timeout=30) as http:
-        body = {"text": "y" * 600, "format": "pcm", "streaming": True}
-        with http.stream("POST", "/v1/tts", json={**body, "chunk_length": 200}) as refused:
+        body = {"text": "y" * 1500, "format": "pcm", "streaming": True}
+        with http.stream("POST", "/v1/tts", json={**body, "chunk_length": 1000}) as refused:
             assert refused.status_code == 400
-        with http.stream("POST", "/v1/tts", json={**body, "chunk_length": 100}) as fixed:
+        with http.stream("POST", "/v1/tts", json={**body, "chunk_length": 200}) as fixed:
             assert fixed.status_code == 200
             chunks = fixed.iter_raw()
             assert next(chunks)
@@ -405,3 +410,17 @@ def test_tts_normalize_evens_out_typography(
     assert r.status_code == 200
     expected = '"Hi" there, [whisper] <|speaker:0|>friend' if normalize else text
     assert engine.requests[-1].text == expected
+
+
+def test_health_of_a_trained_model_has_no_warning(
+    tiny_model: tuple[S2Checkpoint, Codec], settings: ServerSettings
+) -> None:
+    """The warning follows random_init.json: a checkpoint without it (a shipped model) has none."""
+    trained = dataclasses.replace(tiny_model[0], random_weights=False)
+    with start_engine((trained, tiny_model[1]), max_sessions=1) as engine:
+        with TestClient(create_app(engine, settings)) as client:
+            assert client.get("/v1/health").json() == {
+                "status": "ok",
+                "sample_rate": SR,
+                "random_weights": False,
+            }

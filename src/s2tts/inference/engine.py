@@ -54,7 +54,7 @@ from s2tts.inference.session import Session, Sink
 from s2tts.inference.steps import FrameSampler, SemanticHead, frame_column, prefill, sample_frame, slow_step
 from s2tts.inference.types import AudioChunk, SynthesisRequest, VoiceReference
 from s2tts.models.kv_cache import KVCache
-from s2tts.text.prompt import IterativePrompt, Reference
+from s2tts.text.prompt import IterativePrompt, Reference, too_long_hint
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,8 @@ class TTSEngine:
         first = plan.next_prompt()
         if first.shape[1] >= self.cache_len:
             raise PromptTooLongError(
-                f"prompt of {first.shape[1]} tokens does not fit the engine's context of {self.cache_len}"
+                f"prompt of {first.shape[1]} tokens does not fit the engine's context of {self.cache_len}; "
+                + too_long_hint(plan.prefix_len, self.cache_len)
             )
         seed = request.seed if request.seed is not None else int.from_bytes(os.urandom(8), "little") >> 1
         generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -306,8 +307,8 @@ class TTSEngine:
         )
 
     def _prompt_limit(self, request: SynthesisRequest) -> int:
-        """Longest prompt of a text batch: the cache less room to generate (half the cache at most);
-        longer ones leave out their oldest earlier batches (``IterativePrompt``)."""
+        """Target length of a text batch's prompt: the cache less room to generate (half the cache at
+        most); longer ones leave out their oldest earlier batches (``IterativePrompt``)."""
         steps = request.sampling.max_new_tokens
         room = min(self.cache_len // 2, steps if steps > 0 else self.cache_len)
         limit = self.cache_len - room
@@ -385,7 +386,7 @@ class TTSEngine:
         if length >= self.cache_len:
             raise PromptTooLongError(
                 f"text batch {s.plan.batch_index + 1}: prompt of {length} tokens does not fit the context "
-                f"of {self.cache_len}"
+                f"of {self.cache_len}; " + too_long_hint(s.plan.prefix_len, self.cache_len)
             )
         start = min(s.cached_len, s.plan.reusable_len)  # earlier batches may have left the prompt
         new = prompt[:, start:].to(self.device)

@@ -300,6 +300,13 @@ class PromptBuilder:
         return codes
 
 
+def too_long_hint(prefix_len: int, limit: int) -> str:
+    """The fix for a prompt over ``limit`` whose system turn (with references) takes ``prefix_len``."""
+    if prefix_len >= limit // 2:
+        return "use shorter or fewer references"
+    return "use a smaller chunk_length"
+
+
 class IterativePrompt:
     """The reference's long-form flow: split ``text`` into batches and build each batch's prompt in turn.
 
@@ -315,7 +322,8 @@ class IterativePrompt:
     turn, so an engine can keep its KV cache between batches (``reusable_len`` says how much of it). When
     that would make a prompt longer than ``max_len`` (default: the builder's ``max_prompt_len``), the oldest
     earlier batches are left out from then on; the system turn with its references always stays. Raises
-    PromptTooLongError only when a batch does not fit even with no earlier batch.
+    PromptTooLongError only when a batch with no earlier batch is over the builder's ``max_prompt_len``
+    (``max_len`` is a target for leaving history out, not a limit).
     """
 
     def __init__(
@@ -392,15 +400,12 @@ class IterativePrompt:
             kept -= self._columns[self._first_kept].shape[1]
             self._first_kept += 1
             self._trimmed_batch = self.batch_index
-        if self.max_len is not None and fixed > self.max_len:
+        hard = self.builder.max_prompt_len
+        if hard is not None and fixed > hard:
             raise PromptTooLongError(
                 f"text batch {self.batch_index + 1} needs a prompt of {fixed} tokens (system turn with "
-                f"references: {self.prefix_len}), longer than the limit of {self.max_len}; "
-                + (
-                    "use shorter or fewer references"
-                    if self.prefix_len >= self.max_len // 2
-                    else "use a smaller chunk_length"
-                )
+                f"references: {self.prefix_len}), longer than the limit of {hard}; "
+                + too_long_hint(self.prefix_len, hard)
             )
         trimmed = self._trimmed_batch == self.batch_index
         self._reusable = self.prefix_len if trimmed else self.prefix_len + kept
