@@ -417,10 +417,12 @@ def test_health_of_a_trained_model_has_no_warning(
 ) -> None:
     """The warning follows random_init.json: a checkpoint without it (a shipped model) has none."""
     trained = dataclasses.replace(tiny_model[0], random_weights=False)
-    with start_engine((trained, tiny_model[1]), max_sessions=1) as engine:
-        with TestClient(create_app(engine, settings)) as client:
-            assert client.get("/v1/health").json() == {
-                "status": "ok",
-                "sample_rate": SR,
-                "random_weights": False,
-            }
+    with (
+        start_engine((trained, tiny_model[1]), max_sessions=1) as engine,
+        TestClient(create_app(engine, settings)) as client,
+    ):
+        assert client.get("/v1/health").json() == {
+            "status": "ok",
+            "sample_rate": SR,
+            "random_weights": False,
+        }
