@@ -191,3 +191,19 @@ def test_page_uploads_a_voice_and_plays_while_streaming(
         assert len(shot) > 1000
         if os.environ.get("S2TTS_PAGE_SCREENSHOT"):
             Path(os.environ["S2TTS_PAGE_SCREENSHOT"]).write_bytes(base64.b64decode(shot))
+
+
+def test_api_docs_page_works_offline(browser: str, page_engine: RecordingEngine, tmp_path: Path) -> None:
+    """/docs renders the API from /openapi.json with no asset from elsewhere (FastAPI's default
+    pulls Swagger UI from a CDN, a blank page offline)."""
+    app = create_app(page_engine, ServerSettings(data_dir=tmp_path / "data"))
+    with running(app) as url, open_page(browser) as page:
+        page.call("Network.enable")
+        page.call("Page.navigate", url=url + "/docs")
+        page.wait_for("window.s2ttsDocsReady === true")
+        text = page.eval("document.body.innerText")
+        assert "/v1/tts" in text and "/v1/audio/speech" in text and "ServeTTSRequest" in text
+        sources = page.eval(
+            "[...document.querySelectorAll('script[src], link[href]')].map(e => e.src || e.href)"
+        )
+        assert sources == []  # nothing loaded from anywhere else

@@ -7,7 +7,7 @@ Routes (each group in its own module, built around one :class:`ServerContext`):
     POST /v1/audio/speech         OpenAI TTS (+ vLLM-Omni extras)       openai_routes
     /v1/references/*, /v1/audio/voices   stored voices                  voice_routes
     POST /v1/vqgan/encode|decode  codec                                  codec_routes
-    GET  /v1/health, /metrics, /, /openapi.json, /docs                  here
+    GET  /v1/health, /metrics, /, /openapi.json, /docs (offline)        here
 
 Middleware, outermost first: request counting, API key, body-size cap, (CORS if configured).
 Bodies are parsed by hand (JSON, msgpack or form), so the OpenAPI schema gets the request models
@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import s2tts
@@ -69,8 +69,8 @@ class CountRequests:
             self.stats.count(path, status)
 
 
-def _page() -> str:
-    return importlib.resources.files("s2tts.server").joinpath("static/index.html").read_text("utf-8")
+def _page(name: str = "index.html") -> str:
+    return importlib.resources.files("s2tts.server").joinpath(f"static/{name}").read_text("utf-8")
 
 
 def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAPI:
@@ -85,7 +85,10 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         ),
         stats=ServerStats(),
     )
+    # FastAPI's /docs and /redoc load their scripts from a CDN; ours is one local page (offline).
     app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
         title="s2tts",
         version=getattr(s2tts, "__version__", "0"),
         summary="Fish Audio S2 text-to-speech: fish-speech, fish.audio and OpenAI compatible API.",
@@ -142,6 +145,16 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
     @app.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    docs_page = _page("docs.html")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> RedirectResponse:
+        return RedirectResponse("/docs")
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:
