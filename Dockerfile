@@ -5,9 +5,10 @@
 #                  and run with the NVIDIA container toolkit (docker run --gpus all ..., or the GPU block
 #                  in compose.yaml). The CUDA wheels bring their own CUDA runtime, so the slim base works.
 #
-# Mount the checkpoint directory at /checkpoints (read-only), set S2TTS_CHECKPOINT=/checkpoints, and
-# mount a volume at /data (stored voices). With S2TTS_CHECKPOINT empty a tiny random model serves (noise).
-# Settings come from S2TTS_* variables (S2TTS_API_KEY, S2TTS_MAX_CONCURRENCY, ...; docs/server.md).
+# Mount the checkpoint directory at /checkpoints (read-only) and a volume at /data (stored voices). The
+# server uses /checkpoints when it holds a config.json (S2TTS_DEFAULT_CHECKPOINT); S2TTS_CHECKPOINT names
+# another directory; with neither a tiny random model serves (noise, and it says so).
+# Settings come from S2TTS_* variables (S2TTS_API_KEY, S2TTS_MAX_SESSIONS, ...; docs/server.md).
 
 ARG PYTHON_VERSION=3.11
 FROM python:${PYTHON_VERSION}-slim
@@ -20,6 +21,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     S2TTS_CHECKPOINT= \
+    S2TTS_DEFAULT_CHECKPOINT=/checkpoints \
     S2TTS_DATA_DIR=/data \
     S2TTS_PORT=8080
 
@@ -42,5 +44,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=180s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/v1/health' % os.environ.get('S2TTS_PORT', '8080'), timeout=4)"
 
-# S2TTS_CHECKPOINT (read by `s2tts serve`) names the checkpoint dir; unset, a tiny random model serves.
+# `s2tts serve` reads S2TTS_CHECKPOINT, else S2TTS_DEFAULT_CHECKPOINT (/checkpoints) when it holds a config.
 CMD ["sh", "-c", "exec s2tts serve --host 0.0.0.0 --port \"$S2TTS_PORT\" --data-dir \"$S2TTS_DATA_DIR\""]

@@ -24,7 +24,11 @@ class ServerRequestError(S2TTSError):
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the HTTP API and web page")
     p.add_argument(
-        "--checkpoint", type=Path, default=None, help="checkpoint dir (default: a tiny random model)"
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="checkpoint dir (default: S2TTS_CHECKPOINT, else S2TTS_DEFAULT_CHECKPOINT if it holds a "
+        "config.json, else a tiny random model)",
     )
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8080)")
@@ -97,15 +101,27 @@ def engine_config(settings: ServerSettings, args: argparse.Namespace) -> EngineC
     )
 
 
+def checkpoint_dir(flag: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The checkpoint to serve: ``--checkpoint``, else ``S2TTS_CHECKPOINT``, else
+    ``S2TTS_DEFAULT_CHECKPOINT`` when that directory holds a ``config.json`` (the Docker image sets it
+    to its mount point, /checkpoints), else None: the tiny random model."""
+    if flag is not None:
+        return flag
+    if environ.get("S2TTS_CHECKPOINT"):
+        return Path(environ["S2TTS_CHECKPOINT"])
+    default = environ.get("S2TTS_DEFAULT_CHECKPOINT")
+    if default and (Path(default) / "config.json").is_file():
+        return Path(default)
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
     apply_threads(args)
     from s2tts.inference.factory import load_engine
     from s2tts.server.run import serve
 
     settings = server_settings(args, os.environ)
-    checkpoint = args.checkpoint or (
-        Path(os.environ["S2TTS_CHECKPOINT"]) if os.environ.get("S2TTS_CHECKPOINT") else None
-    )
+    checkpoint = checkpoint_dir(args.checkpoint, os.environ)
     engine = load_engine(checkpoint, args.dtype, args.device, engine_config(settings, args))
     serve(engine, settings)
     return 0
