@@ -109,12 +109,23 @@ def test_frame_columns(tensors: dict, builder: PromptBuilder, tok: S2Tokenizer) 
     assert (system[1:, text_cols] == 0).all()
 
 
-def test_iterative_prompts_extend_each_other(golden: dict, tensors: dict) -> None:
-    name = "v_iterative_two_batches"
-    b0, b1, codes = (tensors[f"{name}_b0_values"], tensors[f"{name}_b1_values"], tensors[f"{name}_b0_codes"])
-    n = b0.shape[1]
-    assert torch.equal(b1[:, :n], b0)
-    assert torch.equal(b1[1:, n : n + codes.shape[1]], codes)
+def test_iterative_prompts_extend_each_other(golden: dict, tensors: dict, builder: PromptBuilder) -> None:
+    """What lets an engine keep its KV cache: our batch-2 prompt starts with our batch-1 prompt and the
+    codes generated for it, and ``reusable_len`` covers exactly that much."""
+    case = golden["v_iterative_two_batches"]
+    plan = IterativePrompt(
+        builder, case["text"], _references(case, tensors), chunk_length=case["chunk_length"]
+    )
+    first = plan.next_prompt()
+    codes = tensors["v_iterative_two_batches_b0_codes"]
+    plan.add_codes(codes)
+    second = plan.next_prompt()
+    n, c = first.shape[1], codes.shape[1]
+    assert torch.equal(second[:, :n], first)
+    assert torch.equal(second[1:, n : n + c], codes) and torch.equal(
+        second[0, n : n + c], builder.tokenizer.semantic_begin_id + codes[0]
+    )
+    assert plan.reusable_len == n + c + 2  # + "<|im_end|>\n" after the codes
 
 
 def test_context_overflow_drops_the_oldest_batches(golden: dict, tensors: dict, tok: S2Tokenizer) -> None:
