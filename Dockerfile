@@ -26,7 +26,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     S2TTS_PORT=8080
 
 # torch first, from its own index, in its own layer: it is by far the largest and changes least.
-# The project pins torch==2.13.0; PEP 440 lets the local build 2.13.0+cpu (or +cu128) satisfy it.
+# The project needs torch>=2.4; installing this build first keeps pip from pulling another one.
 RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX}"
 
 WORKDIR /app
