@@ -52,11 +52,9 @@ from s2tts.server.settings import ServerSettings  # noqa: E402
 Timing = tuple[float | None, float, int]
 
 
-def serving(
-    engine: TTSEngine, data_dir: Path, max_concurrency: int
-) -> contextlib.AbstractContextManager[str]:
+def serving(engine: TTSEngine, data_dir: Path, max_sessions: int) -> contextlib.AbstractContextManager[str]:
     """The app over ``engine`` under uvicorn on 127.0.0.1 (free port) in a thread; yields its URL."""
-    settings = ServerSettings(data_dir=data_dir, max_concurrency=max_concurrency, log_level="warning")
+    settings = ServerSettings(data_dir=data_dir, max_sessions=max_sessions, log_level="warning")
     return serve_in_thread(create_app(engine, settings))
 
 
