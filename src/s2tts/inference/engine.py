@@ -109,6 +109,8 @@ class TTSEngine:
         self.sample_rate = int(codec.sample_rate)
         self.frame_length = int(codec.frame_length)
         self.frame_rate = self.sample_rate / self.frame_length
+        # Largest code of each codebook (N, 1); ``codec.clamp_codes`` is the public clamp.
+        self._code_limits = torch.tensor(codec.codebook_sizes, dtype=torch.long).view(-1, 1) - 1
         self.device = self.model.slow.embeddings.weight.device
         cache_len = min(self.config.max_seq_len or model_cfg.slow.max_seq_len, model_cfg.slow.max_seq_len)
         self.decoder = Decoder(self.model, self.config.max_sessions, cache_len, compile=self.config.compile)
