@@ -53,8 +53,8 @@ def threads(value: str) -> int:
     return n
 
 
-def add_runtime_options(parser: argparse.ArgumentParser, dtype: bool = True) -> None:
-    """``--device`` (default cpu), ``--threads`` and, for the LM, ``--dtype``."""
+def add_runtime_options(parser: argparse.ArgumentParser, dtype: bool = True, quantize: bool = False) -> None:
+    """``--device`` (default cpu), ``--threads``, for the LM ``--dtype`` and, where it decodes, ``--quantize``."""
     parser.add_argument(
         "--device", type=device, default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)"
     )
@@ -64,6 +64,13 @@ def add_runtime_options(parser: argparse.ArgumentParser, dtype: bool = True) -> 
     if dtype:
         parser.add_argument(
             "--dtype", default="float32", choices=DTYPES, help="weights dtype (default: float32)"
+        )
+    if quantize:
+        parser.add_argument(
+            "--quantize",
+            default=None,
+            choices=["none", "int8"],
+            help="weight-only int8 for the LM's Linear layers (default: none)",
         )
 
 

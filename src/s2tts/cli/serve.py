@@ -54,8 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="seconds a queued request waits before 503 (S2TTS_QUEUE_TIMEOUT_S; default 30)",
     )
-    add_runtime_options(p)
-    p.add_argument("--compile", action="store_true", help="torch.compile the fast-AR step")
+    add_runtime_options(p, quantize=True)
+    p.add_argument(
+        "--compile", action="store_true", help="torch.compile the decode frame (every batch bucket, at start)"
+    )
     p.set_defaults(func=_serve)
 
     v = sub.add_parser("voices", help="add, list or remove stored voices on a running server")
@@ -122,7 +124,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = server_settings(args, os.environ)
     checkpoint = checkpoint_dir(args.checkpoint, os.environ)
-    engine = load_engine(checkpoint, args.dtype, args.device, engine_config(settings, args))
+    engine = load_engine(
+        checkpoint, args.dtype, args.device, engine_config(settings, args), quantize=args.quantize
+    )
     serve(engine, settings)
     return 0
 
