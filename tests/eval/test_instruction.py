@@ -80,7 +80,9 @@ def test_whisper_pause_and_event(tmp_path: Path, plain: np.ndarray) -> None:
     assert tag_activation("pause", paused, plain, WORDS).activated
 
     rng = np.random.default_rng(1)  # a breathy burst after the sentence: a non-speech event
-    burst = (rng.standard_normal(int(0.6 * acoustics.SR)) * 0.1 * np.hanning(int(0.6 * acoustics.SR))).astype(np.float32)
+    burst = (rng.standard_normal(int(0.6 * acoustics.SR)) * 0.1 * np.hanning(int(0.6 * acoustics.SR))).astype(
+        np.float32
+    )
     with_event = np.concatenate([plain, burst])
     assert tag_activation("breath", with_event, plain, WORDS).activated
 

@@ -55,7 +55,9 @@ def test_seeds_pair_tagged_cases_with_their_baseline(cases: list[TestCase]) -> N
     assert case_seed(clone, base_seed=1) != case_seed(clone, base_seed=0)
 
 
-def test_engine_system_is_seeded_and_records_requests(engine_system: EngineSystem, cases: list[TestCase]) -> None:
+def test_engine_system_is_seeded_and_records_requests(
+    engine_system: EngineSystem, cases: list[TestCase]
+) -> None:
     first = list(engine_system.generate(cases))
     again = list(engine_system.generate(cases[::-1]))[::-1]  # other batch neighbours, same seeds
     for a, b in zip(first, again, strict=True):
@@ -67,7 +69,9 @@ def test_engine_system_is_seeded_and_records_requests(engine_system: EngineSyste
     assert engine_system.describe()["sampling"]["max_new_tokens"] == 12
 
 
-def test_server_system_gets_the_engines_audio(engine_system: EngineSystem, cases: list[TestCase], tmp_path: Path) -> None:
+def test_server_system_gets_the_engines_audio(
+    engine_system: EngineSystem, cases: list[TestCase], tmp_path: Path
+) -> None:
     from s2tts.server.app import create_app
     from s2tts.server.run import serve_in_thread
     from s2tts.server.settings import ServerSettings
@@ -91,7 +95,9 @@ def test_server_system_gets_the_engines_audio(engine_system: EngineSystem, cases
     dead.close()
 
 
-def test_run_eval_on_the_engine_records_speed(engine_system: EngineSystem, cases: list[TestCase], tmp_path: Path) -> None:
+def test_run_eval_on_the_engine_records_speed(
+    engine_system: EngineSystem, cases: list[TestCase], tmp_path: Path
+) -> None:
     scorers = Scorers(ScorerConfig(asr="tiny.en", asr_beam_size=1, quality=False))
     summary = run_eval(engine_system, cases, tmp_path / "out", scorers, progress=False)
     assert summary["n"] == 3 and summary["rtf"] > 0 and summary["ttfa_s"] > 0
