@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="server,dev"
+EXTRAS="server,dev,eval"
 # chromium: the web page test drives a real headless browser.
 APT_PACKAGES=(chromium)
 for arg in "$@"; do
@@ -38,4 +38,7 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
   || "${PIP[@]}" torch==2.13.0
 "${PIP[@]}" -c <(echo "torch==2.13.0") -e ".[$EXTRAS]"
+# s2tts eval's speaker and DistillMOS scorers: their declared deps (webrtcvad built from source,
+# torchaudio) do not install beside torch 2.13; what they import is in the [eval] extra.
+"${PIP[@]}" --no-deps "resemblyzer>=0.1.4" "distillmos>=0.9" "xls-r-sqa>=0.1"
 echo "setup: done (.venv)"
