@@ -91,15 +91,18 @@ class WavDirSystem:
         return None
 
     def generate(self, cases: list[TestCase]) -> Iterator[Generated]:
-        missing = [c.id for c in cases if self.find(c) is None]
+        """Checks that every case has a file before yielding the first one."""
+        paths = [self.find(c) for c in cases]
+        missing = [c.id for c, p in zip(cases, paths, strict=True) if p is None]
         if missing:
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
             raise EvalError(f"{self.directory}: no audio for {', '.join(missing[:5])}{more}")
-        for case in cases:
-            path = self.find(case)
-            assert path is not None
-            data, rate = read_audio(path)
-            yield Generated(downmix(data), rate, {}, {"file": str(path)})
+        return (self._read(p) for p in paths if p is not None)
+
+    @staticmethod
+    def _read(path: Path) -> Generated:
+        data, rate = read_audio(path)
+        return Generated(downmix(data), rate, {}, {"file": str(path)})
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "wavs", "directory": str(self.directory.resolve())}
