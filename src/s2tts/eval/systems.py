@@ -144,7 +144,8 @@ class EngineSystem:
         )
         self.name = self.checkpoint.name
 
-    def _run(self, case: TestCase) -> Generated:
+    def generate_one(self, case: TestCase) -> Generated:
+        """One case, alone (no other request of this system in flight)."""
         from s2tts.inference.params import SamplingParams
         from s2tts.inference.types import SynthesisRequest, VoiceReference
 
@@ -178,7 +179,7 @@ class EngineSystem:
 
     def generate(self, cases: list[TestCase]) -> Iterator[Generated]:
         with ThreadPoolExecutor(self.batch_size) as pool:
-            yield from pool.map(self._run, cases)
+            yield from pool.map(self.generate_one, cases)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -217,7 +218,8 @@ class ServerSystem:
         self.client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s)
         self.name = self.url.split("://", 1)[-1]
 
-    def _run(self, case: TestCase) -> Generated:
+    def generate_one(self, case: TestCase) -> Generated:
+        """One case, alone (no other request of this system in flight)."""
         import httpx
 
         seed = case_seed(case, self.base_seed)
@@ -268,7 +270,7 @@ class ServerSystem:
 
     def generate(self, cases: list[TestCase]) -> Iterator[Generated]:
         with ThreadPoolExecutor(self.batch_size) as pool:
-            yield from pool.map(self._run, cases)
+            yield from pool.map(self.generate_one, cases)
 
     def describe(self) -> dict[str, Any]:
         return {
