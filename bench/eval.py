@@ -9,7 +9,8 @@ scorer gets through per second of wall time:
 * ``speaker`` (resemblyzer, one batch), ``dnsmos``, ``distillmos``, ``acoustics`` (every tag
   measurement of s2tts.eval.instruction);
 * ``reward_set``: WER (base) + similarity + DNSMOS + DistillMOS run one after another on the same
-  clips, i.e. what one reward worker does per rollout (``reward_set_tiny_en`` with tiny.en);
+  clips, i.e. what one reward worker does per rollout (``reward_set_tiny_en`` with tiny.en,
+  ``reward_set_no_dnsmos`` without DNSMOS, the slowest scorer);
 
 and the generation speed of the small model (``bench-small`` LM + ``small`` codec, random
 weights, the engine with ``--batch`` requests in flight), in seconds of audio per second. The key
@@ -117,10 +118,11 @@ def main() -> None:
             for name in {r.measure for r in RULES.values()}:
                 measure(name, c, w)
 
-    def reward_set(asr: WhisperASR) -> None:
+    def reward_set(asr: WhisperASR, with_dnsmos: bool = True) -> None:
         asr.transcribe(clips)
         speaker.similarity(clips, refs)
-        dnsmos.score(clips)
+        if with_dnsmos:
+            dnsmos.score(clips)
         distill.score(clips)
 
     scorers: dict[str, Callable[[], object]] = {
@@ -133,6 +135,7 @@ def main() -> None:
         "acoustics": acoustic_all,
         "reward_set": lambda: reward_set(base),
         "reward_set_tiny_en": lambda: reward_set(tiny),
+        "reward_set_no_dnsmos": lambda: reward_set(base, with_dnsmos=False),
     }
     for name in ("asr_base", "asr_tiny_en", "speaker", "dnsmos", "distillmos", "acoustics"):
         scorers[name]()  # warm-up: first calls compile kernels and fill caches
@@ -150,20 +153,24 @@ def main() -> None:
         return sum(len(a) for a in audio) / engine.sample_rate
 
     generate()  # warm-up
+    print(f"models loaded {loads}, {audio_s:.1f} s of audio", file=sys.stderr, flush=True)
     times: dict[str, list[float]] = {k: [] for k in scorers}
     gen_speed: list[float] = []
-    for _ in range(args.rounds):
+    for r in range(args.rounds):
         start = time.perf_counter()
         seconds = generate()
         gen_speed.append(seconds / (time.perf_counter() - start))
+        print(f"round {r}: generation {gen_speed[-1]:.2f} s/s", file=sys.stderr, flush=True)
         for name, fn in scorers.items():
             times[name].append(timed(fn))
+            print(f"round {r}: {name} {audio_s / times[name][-1]:.2f} s/s", file=sys.stderr, flush=True)
     engine.close()
     speed = {name: audio_s / statistics.median(t) for name, t in times.items()}
     generation = statistics.median(gen_speed)
     result = {
         "scoring_vs_generation": speed["reward_set"] / generation,
         "scoring_vs_generation_tiny_en": speed["reward_set_tiny_en"] / generation,
+        "scoring_vs_generation_no_dnsmos": speed["reward_set_no_dnsmos"] / generation,
         "audio_s_per_s": speed,
         "generation_audio_s_per_s": generation,
         "asr_batching_gain": speed["asr_base"] / speed["asr_base_single"],
