@@ -68,3 +68,8 @@ class VoiceNotFoundError(S2TTSError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it plain.
         return str(self.args[0]) if self.args else "voice not found"
+
+
+class EvalError(S2TTSError, ValueError):
+    """An evaluation input is wrong: a test set that does not parse, a missing utterance, a scorer
+    model that is not installed, an unknown system."""
