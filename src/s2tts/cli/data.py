@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     syn.add_argument(
         "--mix",
-        default="festival=0.55,piper=0.2,espeak=0.25",
-        help="share of the English hours per engine (default festival=0.55,piper=0.2,espeak=0.25)",
+        default="festival=0.65,piper=0.15,espeak=0.2",
+        help="share of the English hours per engine (default festival=0.65,piper=0.15,espeak=0.2)",
     )
     syn.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     syn.add_argument("--chunk-size", type=int, default=80, help="utterances per work item (default 80)")
