@@ -13,6 +13,7 @@ ALLOWED = {
     "text": {"s2tts.text", "s2tts.errors"},
     "audio": {"s2tts.audio", "s2tts.errors"},
     "inference": {"s2tts.inference", "s2tts.models", "s2tts.text", "s2tts.errors", "s2tts.checkpoint"},
+    "data": {"s2tts.data", "s2tts.audio", "s2tts.text", "s2tts.models", "s2tts.errors"},
 }
 
 
