@@ -51,14 +51,14 @@ class SynthConfig:
     hours: float = 1.0
     seed: int = 0
     languages: tuple[str, ...] = ("en",)
-    mix: tuple[tuple[str, float], ...] = (("festival", 0.55), ("piper", 0.2), ("espeak", 0.25))
+    mix: tuple[tuple[str, float], ...] = (("festival", 0.65), ("piper", 0.15), ("espeak", 0.2))
     foreign_share: float = 0.1
     heldout_text_share: float = 0.02
     heldout_speaker_utterances: int = 6
     heldout_sentence_fraction: float = 0.03
     dialogue_share: float = 0.1
     tagged_share: float = 0.3
-    chars_per_second: float = 15.0
+    chars_per_second: float = 17.0  # measured: festival 16.3, piper 18.6, espeak-ng 18.4 (with tags)
     chunk_size: int = 80
 
     def to_json(self) -> dict:
