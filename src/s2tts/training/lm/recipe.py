@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 
 from s2tts.errors import CheckpointError
 from s2tts.models.config import DualARConfig
@@ -55,7 +56,7 @@ from s2tts.training.lm.setup import build_model, export_published, param_groups
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, progress_bar
 from s2tts.training.precision import Precision
 from s2tts.training.run_config import config_to_dict, save_config
-from s2tts.training.schedules import build_scheduler
+from s2tts.training.schedules import LRMultiplier, build_scheduler
 
 __all__ = ["train_lm"]
 
@@ -129,6 +130,21 @@ def _load_published(path: Path, model: torch.nn.Module) -> int:
     return int(json.loads(trainer.read_text()).get("step", 0)) if trainer.is_file() else 0
 
 
+def _apply_schedule(opt: torch.optim.Optimizer, sched: LambdaLR, cfg: LMRunConfig, step: int) -> None:
+    """The config's learning rates and schedule at ``step``: a resumed run may change them (e.g.
+    extend WSD's stable phase); the optimizer's moments and the step count come from the checkpoint."""
+    text_lr = cfg.optim.text_lr if cfg.optim.text_lr is not None else cfg.optim.lr
+    sched.lr_lambdas = [LRMultiplier(cfg.optim.schedule) for _ in opt.param_groups]
+    sched.base_lrs = [
+        text_lr if g.get("name", "").startswith("text") else cfg.optim.lr for g in opt.param_groups
+    ]
+    sched.last_epoch = step
+    for group, base, fn in zip(opt.param_groups, sched.base_lrs, sched.lr_lambdas, strict=True):
+        group["initial_lr"] = base
+        group["lr"] = base * fn(step)
+    sched._last_lr = [g["lr"] for g in opt.param_groups]
+
+
 def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
@@ -179,12 +195,10 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     if latest is not None:
         _check_identity(Checkpointer.read(latest)["extra"], cfg, latest)
         start = int(ckpt.load(latest, objects)["step"])
-    elif weights is not None:
-        if (weights / "state.pt").is_file():
-            _check_identity(Checkpointer.read(weights)["extra"], cfg, weights)
-            start = int(ckpt.load(weights, {"model": objects["model"]}, restore_rng=False)["step"])
-        for _ in range(start):  # continue the schedule where the weights left it
-            sched.step()
+    elif weights is not None and (weights / "state.pt").is_file():
+        _check_identity(Checkpointer.read(weights)["extra"], cfg, weights)
+        start = int(ckpt.load(weights, {"model": objects["model"]}, restore_rng=False)["step"])
+    _apply_schedule(opt, sched, cfg, start)
 
     def save(step: int) -> Path:
         extra = {
