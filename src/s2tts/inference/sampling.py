@@ -90,7 +90,9 @@ def filtered_logprobs(
     return torch.log_softmax(values, dim=-1), indices
 
 
-def draw(logprobs: torch.Tensor, indices: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def draw(
+    logprobs: torch.Tensor, indices: torch.Tensor, noise: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Exponential race over kept candidates: logprobs/indices (B, K), noise (B, K) Exp(1).
 
     Returns (token indices (B,), their log-probabilities (B,))."""

@@ -62,11 +62,13 @@ __all__ = ["train_lm"]
 
 
 def _sum_counts(
-    objective: DualARObjective, batches: list[tuple[torch.Tensor, torch.Tensor]], dist: DistInfo
+    objective: DualARObjective,
+    batches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]],
+    dist: DistInfo,
 ) -> tuple[float, float]:
     local = torch.zeros(2, dtype=torch.float64)
-    for values, kinds in batches:
-        s, f = objective.counts(values, kinds)
+    for values, kinds, keep in batches:
+        s, f = objective.counts(values, kinds, keep)
         local += torch.tensor([s, f], dtype=torch.float64)
     if dist.enabled:
         import torch.distributed as torch_dist
@@ -221,21 +223,25 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
         with StopOnSignal() as stop:
             for step in range(start, cfg.steps):
                 step_t0 = time.perf_counter()
-                batches = [
-                    _batches(train, sampler.indices(step, m, dist.rank), sb, tokenizer.pad_id)
-                    for m in range(cfg.grad_accum)
-                ]
+                batches = []
+                for m in range(cfg.grad_accum):
+                    values, kinds = _batches(train, sampler.indices(step, m, dist.rank), sb, tokenizer.pad_id)
+                    seed = ((cfg.seed * 1_000_003 + step) * cfg.grad_accum + m) * dist.world_size + dist.rank
+                    batches.append(
+                        (values, kinds, objective.fast_keep(kinds, torch.Generator().manual_seed(seed)))
+                    )
                 slow_n, fast_n = _sum_counts(objective, batches, dist)
                 step_loss = torch.zeros(3, dtype=torch.float64)
                 tokens = 0
-                for m, (values, kinds) in enumerate(batches):
+                for m, (values, kinds, keep) in enumerate(batches):
                     values, kinds = values.to(dist.device), kinds.to(dist.device)
+                    keep = keep.to(dist.device) if keep is not None else None
                     tokens += int((kinds > 0).sum())
                     sync = m == cfg.grad_accum - 1 or not hasattr(wrapped, "no_sync")
                     ctx = wrapped.no_sync() if not sync else contextlib.nullcontext()
                     with ctx:
                         with prec.autocast():
-                            s, f = wrapped(values, kinds)
+                            s, f = wrapped(values, kinds, keep)
                         slow = s / slow_n if slow_n > 0 else s * 0.0
                         fast = f / fast_n if fast_n > 0 else f * 0.0
                         loss = cfg.loss.lambda_slow * slow + cfg.loss.lambda_fast * fast
