@@ -1,0 +1,23 @@
+"""Every shipped run config loads into the LM run config (no unknown keys, right types)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from s2tts.training.lm.config import LMRunConfig
+from s2tts.training.run_config import load_config
+
+CONFIGS = sorted((Path(__file__).parents[2] / "configs" / "train").glob("lm-*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_load(path: Path) -> None:
+    cfg = load_config(LMRunConfig, path)
+    assert cfg.steps >= 1 and cfg.out_dir.parts[0] == "runs"
+
+
+def test_the_smoke_config_is_the_tiny_preset_on_the_fixture() -> None:
+    cfg = load_config(LMRunConfig, Path(__file__).parents[2] / "configs" / "train" / "lm-smoke.yaml")
+    assert cfg.model.preset == "tiny" and cfg.data.source == "synthetic" and cfg.model.init_from is None
