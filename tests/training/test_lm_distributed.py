@@ -123,3 +123,10 @@ def test_kill_9_loses_at_most_one_interval(tmp_path: Path) -> None:
         out, "batch_size=2", f"steps={saved + 1}", "save_every=2", "optim.schedule.total_steps=500"
     )
     assert done["steps"] == saved + 1
+
+
+def test_activation_checkpointing_gives_the_same_step(tmp_path: Path) -> None:
+    plain = _one_process(tmp_path / "plain", "steps=2", "batch_size=2")
+    ckpt = _one_process(tmp_path / "ac", "steps=2", "batch_size=2", "model.activation_checkpointing=true")
+    assert ckpt["final_loss"] == pytest.approx(plain["final_loss"], rel=1e-6)
+    _assert_same(_model(plain), _model(ckpt))  # same keys: the wrapper is invisible in checkpoints
