@@ -77,9 +77,14 @@ def test_lora_finetune_and_export(tmp_path: Path) -> None:
         out, "steps=3", "save_every=3", f"model.init_from={src}", "lora.enabled=true", "lora.rank=4",
         "lora.alpha=8", "lora.targets=[feed_forward.w1,feed_forward.w2,feed_forward.w3]",
         "optim.lr=1e-2", "loss.text_loss=false", "loss.codebook_weights=decay", "loss.drop_semantic_codebook=true",
+        "sample.text=Hi there.", "sample.max_frames=4", "val_every=3",
     )  # fmt: skip
     result = train_lm(cfg)
     saved = _weights(Path(result["checkpoint"]))
+    # the sample went through the inference path and the checkpoint's codec
+    codes = np.load(out / "samples" / "step-00000003.npy")
+    assert codes.shape[0] == 10 and 1 <= codes.shape[1] <= 4
+    assert (out / "samples" / "step-00000003.wav").is_file()
     assert any(k.endswith("lora_B") for k in saved)
     base, tuned = load_checkpoint(src).model, load_checkpoint(result["export"]).model
     assert (tmp_path / "run" / "model" / "codec.safetensors").is_file()  # the export is servable as is

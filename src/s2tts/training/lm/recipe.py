@@ -49,6 +49,7 @@ from s2tts.training.guards import check_finite
 from s2tts.training.interrupt import StopOnSignal
 from s2tts.training.lm.config import LMRunConfig
 from s2tts.training.lm.data import StepSampler, conversations, load_utterances
+from s2tts.training.lm.listen import write_sample
 from s2tts.training.lm.losses import combine
 from s2tts.training.lm.objective import DualARObjective
 from s2tts.training.lm.samples import Conversation, SampleBuilder, collate
@@ -277,6 +278,10 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
                     val_loss = _validate(wrapped, objective, val, cfg, sb, tokenizer.pad_id, dist, prec)
                     if val_loss is not None:
                         log.log(done, {"val_loss": val_loss})
+                    if cfg.sample.text and dist.is_main and not (cfg.distributed == "fsdp" and dist.enabled):
+                        log.log(
+                            done, write_sample(model, builder, cfg.sample, out, done, cfg.model.init_from)
+                        )
                 interrupted = any_rank(stop.requested, dist)
                 if done % cfg.save_every == 0 or done == cfg.steps or interrupted:
                     last_saved = save(done)
