@@ -48,11 +48,11 @@ from s2tts.training.distributed import (
 from s2tts.training.guards import check_finite
 from s2tts.training.interrupt import StopOnSignal
 from s2tts.training.lm.config import LMRunConfig
-from s2tts.training.lm.data import StepSampler, conversations, load_utterances
+from s2tts.training.lm.data import StepSampler, load_sources
 from s2tts.training.lm.listen import write_sample
 from s2tts.training.lm.losses import combine
 from s2tts.training.lm.objective import DualARObjective
-from s2tts.training.lm.samples import Conversation, SampleBuilder, collate
+from s2tts.training.lm.samples import SampleBuilder, collate
 from s2tts.training.lm.setup import build_model, export_published, param_groups
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, progress_bar
 from s2tts.training.precision import Precision
@@ -80,23 +80,23 @@ def _sum_counts(
 
 
 def _batches(
-    convs: list[Conversation], idx: list[int], sb: SampleBuilder, pad: int
+    source: Any, positions: list[tuple[int, int]], sb: SampleBuilder, pad: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    return collate([sb.build(convs[i]) for i in idx], pad)
+    return collate([sb.build_fitting(source.get(i, epoch)) for i, epoch in positions], pad)
 
 
 @torch.no_grad()
 def _validate(
-    wrapped: torch.nn.Module, objective: DualARObjective, val: list[Conversation], cfg: LMRunConfig,
+    wrapped: torch.nn.Module, objective: DualARObjective, val: Any, cfg: LMRunConfig,
     sb: SampleBuilder, pad: int, dist: DistInfo, prec: Precision,
 ) -> float | None:  # fmt: skip
-    if not val:
+    if len(val) == 0:
         return None
     wrapped.eval()
     n = min(len(val), cfg.val_batches * cfg.batch_size)
     sums = torch.zeros(4, dtype=torch.float64)
     for start in range(0, n, cfg.batch_size):
-        values, kinds = _batches(val, list(range(start, min(n, start + cfg.batch_size))), sb, pad)
+        values, kinds = _batches(val, [(i, 0) for i in range(start, min(n, start + cfg.batch_size))], sb, pad)
         values, kinds = values.to(dist.device), kinds.to(dist.device)
         with prec.autocast():
             s, f = wrapped(values, kinds)
@@ -160,8 +160,7 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     model_config: DualARConfig = model.config
     builder = PromptBuilder(tokenizer, model_config.num_codebooks, model_config.codebook_size)
     sb = SampleBuilder(builder, max_len=min(cfg.data.max_len, model_config.slow.max_seq_len))
-    utts = load_utterances(cfg.data, model_config.num_codebooks, model_config.codebook_size)
-    train, val = conversations(utts, cfg.data)
+    train, val = load_sources(cfg.data, model_config.num_codebooks, model_config.codebook_size)
     sampler = StepSampler(len(train), cfg.batch_size, cfg.grad_accum, dist.world_size, cfg.data.seed)
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -226,7 +225,9 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
                 step_t0 = time.perf_counter()
                 batches = []
                 for m in range(cfg.grad_accum):
-                    values, kinds = _batches(train, sampler.indices(step, m, dist.rank), sb, tokenizer.pad_id)
+                    values, kinds = _batches(
+                        train, sampler.positions(step, m, dist.rank), sb, tokenizer.pad_id
+                    )
                     seed = ((cfg.seed * 1_000_003 + step) * cfg.grad_accum + m) * dist.world_size + dist.rank
                     batches.append(
                         (values, kinds, objective.fast_keep(kinds, torch.Generator().manual_seed(seed)))
