@@ -218,6 +218,7 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     first_loss = final_loss = val_loss = None
     stopped_by = None
     last_saved: Path | None = latest
+    steps_done = start
     tokens_total, t0 = 0, time.perf_counter()
     try:
         with StopOnSignal() as stop:
@@ -285,7 +286,7 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
                         )
                 interrupted = any_rank(stop.requested, dist)
                 if done % cfg.save_every == 0 or done == cfg.steps or interrupted:
-                    last_saved = save(done)
+                    last_saved, steps_done = save(done), done
                 if interrupted:
                     stopped_by = stop.signal_name or "signal"
                     break
@@ -294,7 +295,6 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
         log.close()
 
     export = None
-    steps_done = int(Checkpointer.read(last_saved)["step"]) if last_saved is not None else start
     if cfg.export_on_finish and stopped_by is None:
         state = {k.removeprefix("model."): v for k, v in ModelState(wrapped).state_dict().items()}
         if dist.is_main:
