@@ -95,8 +95,9 @@ def draw(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exponential race over kept candidates: logprobs/indices (B, K), noise (B, K) Exp(1).
 
+    Noise wider than K (a vocabulary smaller than the sampling width) is cut to K.
     Returns (token indices (B,), their log-probabilities (B,))."""
-    choice = (logprobs.exp() / noise).argmax(dim=-1, keepdim=True)
+    choice = (logprobs.exp() / noise[:, : logprobs.shape[1]]).argmax(dim=-1, keepdim=True)
     return indices.gather(-1, choice).squeeze(-1), logprobs.gather(-1, choice).squeeze(-1)
 
 
