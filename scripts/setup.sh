@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# chromium: the web page test drives a real headless browser.
-APT_PACKAGES=(chromium)
+# chromium: the web page test drives a real headless browser. espeak-ng: speech for codec tests.
+APT_PACKAGES=(chromium espeak-ng)
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
@@ -25,5 +25,5 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # torch first and pinned: the 2.13.0 CPU build installs from local disk; anything looser pulls CUDA.
 .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
   || "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -c <(echo "torch==2.13.0") -e ".[server,dev]"
+"${PIP[@]}" -c <(echo "torch==2.13.0") -e ".[server,dev,train]"
 echo "setup: done (.venv)"

@@ -1,0 +1,1 @@
+"""Training: shared components (run configs, checkpoints, logging, distributed) and recipes."""
