@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from s2tts.training.checkpointing import Checkpointer
 from s2tts.training.codec.config import CodecTrainConfig
