@@ -327,6 +327,9 @@ def _step(
     total.backward()
     params = [p for p in unwrap(g_ddp).parameters() if p.requires_grad]
     metrics["grad_norm_g"] = float(torch.nn.utils.clip_grad_norm_(params, cfg.optim.clip_g))
+    for p in params:  # parts idle in this phase (quantizer in the warm-up) get a zero gradient,
+        if p.grad is None:  # so every parameter has optimizer state and any checkpoint resumes
+            p.grad = torch.zeros_like(p)
     opt_g.step()
     if gan:  # D's grads from the G step are not D's to use
         opt_d.zero_grad(set_to_none=True)
