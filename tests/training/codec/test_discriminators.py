@@ -92,3 +92,18 @@ def test_gradcheck_complex_multiband():
 def test_gradcheck_magnitude():
     torch.manual_seed(0)
     _gradcheck(MultiResolutionSTFTDiscriminator((32,), channels=2, complex_input=False, dilations=(1,)), 96)
+
+
+def test_period_discriminator_equals_its_2d_convolution():
+    torch.manual_seed(0)
+    d = PeriodDiscriminator(5, channels=(4, 8, 8, 8, 8))
+    audio = torch.randn(2, 1, 999)
+    x = torch.nn.functional.pad(audio, (0, 1), mode="reflect").reshape(2, 1, 200, 5)
+    expected = []
+    for conv in [*d.convs, d.post]:
+        x = conv(x)  # the plain Conv2d over (n/p, p)
+        if conv is not d.post:
+            x = torch.nn.functional.leaky_relu(x, 0.1)
+        expected.append(x)
+    for got, want in zip(d(audio), expected, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)

@@ -46,6 +46,7 @@ class LossSection:
     codebook: float = 1.0
     distill: float = 1.0
     adversarial_kind: Literal["lsgan", "hinge"] = "lsgan"
+    gan_fraction: float = 1.0  # share of the batch the discriminators see (0.5 halves their cost)
     mel_windows: tuple[int, ...] = (32, 64, 128, 256, 512, 1024, 2048)
     mel_bins: tuple[int, ...] = (5, 10, 20, 40, 80, 160, 320)
 

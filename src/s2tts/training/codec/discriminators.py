@@ -48,15 +48,21 @@ class PeriodDiscriminator(nn.Module):
 
     def forward(self, audio: torch.Tensor) -> list[torch.Tensor]:
         x = as_batch(audio)
+        b = x.shape[0]
         pad = -x.shape[-1] % self.period
         if pad:
             x = F.pad(x[:, None], (0, pad), mode="reflect")[:, 0]
-        x = x.reshape(x.shape[0], 1, -1, self.period)  # (B, 1, n/p, p)
+        # The (5, 1) kernels never mix the p columns, so the 2-D conv over (n/p, p) is a 1-D conv
+        # over n/p with the columns folded into the batch: the same numbers, and on CPU a 1-D conv
+        # backward is several times faster than oneDNN's 2-D one for widths like 2, 3, 5.
+        x = x.reshape(b, -1, self.period).transpose(1, 2).reshape(b * self.period, 1, -1)  # (B*p, 1, n/p)
         maps = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            maps.append(x)
-        maps.append(self.post(x))
+        for conv in [*self.convs, self.post]:
+            c = conv.weight.shape[-2] // 2
+            x = F.conv1d(x, conv.weight[..., 0], conv.bias, stride=conv.stride[0], padding=c)
+            if conv is not self.post:
+                x = F.leaky_relu(x, 0.1)
+            maps.append(x.reshape(b, self.period, x.shape[1], -1).permute(0, 2, 3, 1))  # (B, C, T, p) view
         return maps
 
 

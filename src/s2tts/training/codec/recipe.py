@@ -288,10 +288,11 @@ def _step(
         out, semantic = g_ddp(audio, quantize, n_active, train_gen)
     fake = out.audio.float()
     metrics["_z"] = out.z.detach().float().cpu()
+    k = max(1, round(w.gan_fraction * audio.shape[0]))  # the first k items go through D
     if gan:
         opt_d.zero_grad(set_to_none=True)
         with precision.autocast():
-            maps = d_ddp(torch.cat([fake.detach(), audio]))
+            maps = d_ddp(torch.cat([fake[:k].detach(), audio[:k]]))
         fake_maps, real_maps = _split(maps)
         loss_d = discriminator_loss(fake_maps, real_maps, w.adversarial_kind)
         loss_d.backward()
@@ -305,7 +306,7 @@ def _step(
     total = w.mel * loss_mel
     if gan:
         with precision.autocast(), _no_sync(d_ddp):
-            maps = d_ddp(torch.cat([fake, audio]))
+            maps = d_ddp(torch.cat([fake[:k], audio[:k]]))
         fake_maps, real_maps = _split(maps)
         loss_adv = generator_adversarial_loss(fake_maps, w.adversarial_kind)
         loss_feat = feature_matching_loss(fake_maps, real_maps)
