@@ -46,9 +46,9 @@ def gemm_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
 
 def build(preset: str, config_file: Path | None, batch: int, crop: float):
     from s2tts.training.codec.config import CodecTrainConfig
-    from s2tts.training.codec.recipe import Generator, build_codec
     from s2tts.training.codec.discriminators import Discriminators
     from s2tts.training.codec.losses import MelLossConfig, MultiScaleMelLoss
+    from s2tts.training.codec.recipe import Generator, build_codec
     from s2tts.training.run_config import load_config
 
     overrides = [f"model.preset={preset}", f"data.batch_size={batch}", f"data.crop_seconds={crop}"]
