@@ -207,7 +207,8 @@ def kmeans(x: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> t
 def kmeans_init(
     quantizer: DownsampleQuantizer, z: torch.Tensor, generator: torch.Generator, iters: int = 10
 ) -> None:
-    """Set every codebook by k-means on z (M, D) (frame-rate latents), in residual order."""
+    """Set every codebook by k-means on z (M, D) (frame-rate latents), in residual order; each
+    projection's bias is reset so that its latents are centred (see the comment inside)."""
     z = (
         z.float()
         .reshape(-1, z.shape[-1])
@@ -217,6 +218,9 @@ def kmeans_init(
     for i, vq in enumerate(all_vqs(quantizer)):
         if i == 1:
             residual = z - z_q
+        # Centre the projection first: the lookup is by cosine, and latents that share a large
+        # common component (a warm-up latent often does) all point one way and pick one code.
+        vq.in_proj.bias.data.copy_(-F.linear(residual, vq.in_proj.weight[:, :, 0]).mean(0))
         latent = vq.project(residual)
         vq.codebook.weight.data.copy_(
             kmeans(latent.cpu(), vq.codebook.weight.shape[0], iters, generator).to(latent.device)
