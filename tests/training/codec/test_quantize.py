@@ -69,24 +69,27 @@ def test_kmeans_finds_separated_clusters():
     assert float(dist.min(1).values.max()) < 0.1  # every true centre has a centroid on it
 
 
-@pytest.mark.parametrize("offset", [0.0, 10.0])
+@pytest.mark.parametrize("offset", [0.0, 100.0])
 def test_kmeans_init_uses_every_code_and_cuts_error(offset):
     codec = _codec()
     gen = torch.Generator().manual_seed(0)
     # offset: a large component common to every latent (as after an unquantised warm-up), which
     # makes all projected latents point one way under the cosine lookup unless centred
-    z = torch.randn(2000, 64, generator=gen) + offset * torch.randn(64, generator=gen)
+    common = offset * torch.randn(64, generator=gen)
+    z = torch.randn(2000, 64, generator=gen) + common
+    held_out = torch.randn(2000, 64, generator=gen) + common
 
-    def error_and_usage():
+    def error_and_usage(x):
         with torch.no_grad():
-            out = quantize_train(codec.quantizer, z[None], VQTrainConfig(dropout=0.0))
-        return float((out.z_q - z[None]).square().mean()), codebook_usage(out.codes, codec.codebook_sizes)
+            out = quantize_train(codec.quantizer, x[None], VQTrainConfig(dropout=0.0))
+        return float((out.z_q - x[None]).square().mean()), codebook_usage(out.codes, codec.codebook_sizes)
 
-    before, _ = error_and_usage()
+    before, _ = error_and_usage(z)
     kmeans_init(codec.quantizer, z, gen)
-    after, usage = error_and_usage()
+    after, _ = error_and_usage(z)
     if offset == 0:  # (with an offset the random out_proj cannot rebuild it either way)
         assert after < before
+    _, usage = error_and_usage(held_out)  # new latents from the same distribution spread too
     assert usage[0]["used"] > 0.9 and min(u["used"] for u in usage) > 0.8
 
 
