@@ -129,3 +129,25 @@ def test_weight_norm_round_trip_keeps_the_function():
     remove_weight_norm(codec)
     assert not any("parametrizations" in k for k in codec.state_dict())
     torch.testing.assert_close(codec.decode(codes), reference, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.2])
+def test_ema_keeps_projected_latents_centred(rate):
+    codec = _codec()
+    gen = torch.Generator().manual_seed(0)
+    common = 30 * torch.randn(64, generator=gen)
+    kmeans_init(codec.quantizer, torch.randn(500, 64, generator=gen) + common, gen)
+    ema = CodebookEMA(codec.quantizer)
+    ema.reset_from(codec.quantizer)
+    config = VQTrainConfig(mode="ema", dropout=0.0, center_rate=rate)
+    used = []
+    for _ in range(15):  # the latents' common part has moved since the k-means init
+        z = torch.randn(4, 50, 64, generator=gen) + 1.5 * common
+        with torch.enable_grad():
+            out = quantize_train(codec.quantizer, z, config, ema=ema, generator=gen)
+        used.append(codebook_usage(out.codes, codec.codebook_sizes)[0]["used"])
+    assert used[0] < 0.1  # the drift collapses the cosine lookup onto a few codes
+    if rate:
+        assert used[-1] > 0.6  # re-centred, the codes spread out again
+    else:
+        assert used[-1] < 0.1  # (dead-code restarts would only start after ~60 steps)
