@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 EXTRAS="server,train,dev,eval"
 # chromium: the web page test drives a real headless browser. festival, espeak-ng and sox: the
-# evaluation tests score real speech that they make with them.
+# evaluation and codec-training tests use real speech that they make with them.
 APT_PACKAGES=(chromium festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts espeak-ng sox)
 for arg in "$@"; do
   case "$arg" in
