@@ -39,6 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     syn.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     syn.add_argument("--chunk-size", type=int, default=80, help="utterances per work item (default 80)")
+    syn.add_argument(
+        "--chars-per-second",
+        type=float,
+        default=17.0,
+        help="speaking rate the plan assumes to reach --hours (default 17; corpora begun before it "
+        "was measured used 15: pass that to resume them)",
+    )
     syn.add_argument("--no-progress", action="store_true", help="no progress bar")
     syn.set_defaults(func=_synth)
     register_run(actions)
@@ -85,6 +92,7 @@ def _synth(args: argparse.Namespace) -> int:
         languages=languages,
         mix=_parse_mix(args.mix),
         chunk_size=args.chunk_size,
+        chars_per_second=args.chars_per_second,
     )
     summary = synthesize_corpus(config, args.out, workers=args.workers, progress=not args.no_progress)
     print(json.dumps(summary))
