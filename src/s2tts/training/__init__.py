@@ -1,0 +1,1 @@
+"""Training: components (losses, optimisation, checkpointing, LoRA) and one recipe per stage."""
