@@ -64,3 +64,7 @@ class VoiceNotFoundError(S2TTSError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it plain.
         return str(self.args[0]) if self.args else "voice not found"
+
+
+class RewardError(S2TTSError):
+    """Reward scoring failed (a reward could not be built, raised, or its worker died)."""
