@@ -35,10 +35,10 @@ def _batch(seed: int, n: int = 4) -> list[RewardInput]:
 def test_workers_score_like_the_calling_process() -> None:
     batches = [_batch(s) for s in range(3)]
     with RewardPool(CFG, workers=0) as local:
-        expected = [[s.total for s in local.submit(b).result()] for b in batches]
+        expected = [[s.total for s in local.submit(b).result().samples] for b in batches]
     with RewardPool(CFG, workers=2) as pool:
         futures = [pool.submit(b) for b in batches]  # all in flight at once
-        got = [[s.total for s in f.result(timeout=60)] for f in futures]
+        got = [[s.total for s in f.result(timeout=60).samples] for f in futures]
     assert got == expected
     assert len({tuple(e) for e in expected}) == 3  # the batches differ: a mix-up would show
 

@@ -128,7 +128,7 @@ def test_truncated_rollouts_fail_and_skip_scoring() -> None:
         fns,
         cfg,
     )
-    assert ok.total == pytest.approx(1.0) and ok.guards == {"duration": True, "finished": True}
+    assert ok.total == pytest.approx(1.0) and ok.guards == {"finished": True}
     assert cut.total == cfg.guards.penalty and cut.guards["finished"] is False
     assert cut.metrics == {}  # not scored: the guard already decided
 

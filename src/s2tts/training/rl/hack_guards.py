@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from s2tts.errors import ConfigError
+from s2tts.errors import ConfigError, RewardError
 
 _MARKUP = re.compile(r"<\|[^|>]*\|>|\[[^\]]*\]")
 
@@ -85,10 +85,20 @@ def longest_silence_s(audio: np.ndarray, sample_rate: int, silence_db: float, fr
 def check_guards(
     audio: np.ndarray, sample_rate: int, text: str, finished: bool, cfg: GuardConfig
 ) -> dict[str, bool]:
-    """Each guard's verdict (True = passed): ``duration``, ``silence``, ``finished``."""
-    seconds = len(audio) / sample_rate
-    low, high = duration_range(text, cfg)
-    out = {"duration": low <= seconds <= high}
+    """Each enabled guard's verdict (True = passed): ``duration``, ``silence``, ``finished``.
+
+    sample_rate 0 means "no audio" (a codes-only run): the audio guards must then be off."""
+    out: dict[str, bool] = {}
+    wants_audio = (
+        cfg.min_chars_per_s is not None or cfg.max_chars_per_s is not None or cfg.max_silence_s is not None
+    )
+    if wants_audio and sample_rate <= 0:
+        raise RewardError(
+            "the duration and silence guards need decoded audio (switch them off for codes-only rewards)"
+        )
+    if cfg.min_chars_per_s is not None or cfg.max_chars_per_s is not None:
+        low, high = duration_range(text, cfg)
+        out["duration"] = low <= len(audio) / sample_rate <= high
     if cfg.max_silence_s is not None:
         out["silence"] = longest_silence_s(audio, sample_rate, cfg.silence_db) <= cfg.max_silence_s
     if cfg.require_finished:

@@ -20,12 +20,22 @@ import os
 import queue
 import sys
 import threading
+import time
 import traceback
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from s2tts.errors import RewardError
 from s2tts.training.rl.rewards import RewardConfig, RewardInput, ScoredSample, build_rewards, score_batch
+
+
+@dataclass
+class ScoredBatch:
+    """One submitted batch's scores, in order, and the seconds the worker spent on it."""
+
+    samples: list[ScoredSample]
+    seconds: float
 
 
 def _worker_main(cfg: RewardConfig, threads: int, tasks: Any, results: Any) -> None:
@@ -49,13 +59,15 @@ def _worker_main(cfg: RewardConfig, threads: int, tasks: Any, results: Any) -> N
             results.put((task_id, None, error))
             continue
         try:
-            results.put((task_id, score_batch(batch, functions, cfg), None))
+            start = time.perf_counter()
+            samples = score_batch(batch, functions, cfg)
+            results.put((task_id, ScoredBatch(samples, time.perf_counter() - start), None))
         except Exception:
             results.put((task_id, None, traceback.format_exc(limit=5)))
 
 
 class RewardPool:
-    """``submit(batch) -> Future[list[ScoredSample]]``; use as a context manager."""
+    """``submit(batch) -> Future[ScoredBatch]``; use as a context manager."""
 
     def __init__(self, cfg: RewardConfig, workers: int = 1, threads_per_worker: int = 1) -> None:
         if workers < 0:
@@ -63,7 +75,7 @@ class RewardPool:
         self.cfg = cfg
         self.workers = workers
         self._ids = itertools.count()
-        self._pending: dict[int, Future[list[ScoredSample]]] = {}
+        self._pending: dict[int, Future[ScoredBatch]] = {}
         self._lock = threading.Lock()
         self._closed = False
         if workers == 0:
@@ -86,13 +98,15 @@ class RewardPool:
         self._collector = threading.Thread(target=self._collect, name="s2tts-reward-collector", daemon=True)
         self._collector.start()
 
-    def submit(self, batch: list[RewardInput]) -> Future[list[ScoredSample]]:
+    def submit(self, batch: list[RewardInput]) -> Future[ScoredBatch]:
         if self._closed:
             raise RewardError("the reward pool is closed")
-        fut: Future[list[ScoredSample]] = Future()
+        fut: Future[ScoredBatch] = Future()
         if self.workers == 0:
             try:
-                fut.set_result(score_batch(batch, self._functions, self.cfg))
+                start = time.perf_counter()
+                samples = score_batch(batch, self._functions, self.cfg)
+                fut.set_result(ScoredBatch(samples, time.perf_counter() - start))
             except Exception as exc:
                 fut.set_exception(RewardError(f"reward scoring failed: {exc!r}"))
             return fut

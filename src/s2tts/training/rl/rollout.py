@@ -1,0 +1,161 @@
+"""Rollouts: G sampled outputs per prompt through the batched decode path, decoded to audio.
+
+Each prompt's G samples run as one batch of ``generate_batch`` (every row at its own position,
+its own stop), each row with its own ``torch.Generator`` seeded from (run seed, step, prompt,
+sample), so any rollout can be regenerated alone. For RL the sampler is the policy: by default
+the whole distribution at ``temperature`` (no top-k/top-p, no repetition-aware redraw), so the
+log-probs of ``logprobs.rollout_logprobs`` are exactly the sampling log-probs; narrowing the
+sampler (``top_k``/``top_p``) is allowed and documented as off-policy.
+
+A rollout keeps its prompt (1+N, L), its codes (N, n) -- the slow tokens are codebook 0 --,
+whether it ended with ``<|im_end|>`` (else it hit the frame budget: truncated), its seed, and its
+audio. :class:`WaveformCache` decodes each distinct code sequence once (scoring, logging and
+duplicate samples share it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from s2tts.errors import ConfigError
+from s2tts.inference.generate import frame_budget, generate_batch
+from s2tts.inference.params import SamplingParams
+from s2tts.models.codec import Codec
+from s2tts.models.dual_ar import DualARTransformer
+from s2tts.text.prompt import Reference
+
+
+@dataclass(frozen=True)
+class RLPrompt:
+    """One training prompt: text (may hold speaker turns and [tags]), voice references (codes for
+    the prompt, audio for the similarity reward), language and free-form request metadata."""
+
+    text: str
+    references: tuple[Reference, ...] = ()
+    reference_audio: np.ndarray | None = None
+    reference_rate: int | None = None
+    language: str = "en"
+    request: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """group_size: G; top_k 0 = no top-k; max_new_tokens: frame budget + 1 (the prefill step)."""
+
+    group_size: int = 8
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    max_new_tokens: int = 256
+    min_new_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        if self.group_size < 2:
+            raise ConfigError("rollout.group_size must be >= 2 (advantages compare samples of a group)")
+        if self.max_new_tokens < 2:
+            raise ConfigError("rollout.max_new_tokens must be >= 2")
+
+    def sampling(self, codebook_size: int) -> SamplingParams:
+        top_k = self.top_k if self.top_k > 0 else codebook_size + 1  # all semantic tokens + im_end
+        return SamplingParams(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=top_k,
+            max_new_tokens=self.max_new_tokens,
+            min_new_tokens=self.min_new_tokens,
+            use_ras=False,
+        )
+
+
+@dataclass
+class Rollout:
+    """prompt: (1+N, L) int64; codes: (N, n) int64; audio: mono float32 (set after decoding)."""
+
+    prompt_index: int
+    sample_index: int
+    seed: int
+    prompt: torch.Tensor
+    codes: torch.Tensor
+    finished: bool
+    audio: np.ndarray | None = None
+
+    @property
+    def frames(self) -> int:
+        return int(self.codes.shape[1])
+
+
+def rollout_seed(base: int, step: int, prompt_index: int, sample_index: int) -> int:
+    """A 63-bit seed from the four integers (stable across runs and machines)."""
+    digest = hashlib.blake2b(f"{base}:{step}:{prompt_index}:{sample_index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
+
+def generate_group(
+    model: DualARTransformer,
+    prompt: torch.Tensor,
+    cfg: RolloutConfig,
+    prompt_index: int,
+    seeds: Sequence[int],
+) -> list[Rollout]:
+    """G = len(seeds) samples of one prompt (1+N, L), batched."""
+    params = cfg.sampling(model.config.codebook_size)
+    budget = frame_budget(model, int(prompt.shape[1]), params)
+    device = model.slow.embeddings.weight.device
+    gens = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+    was_training = model.training
+    model.eval()
+    try:
+        outs = generate_batch(model, [prompt] * len(seeds), params, gens)
+    finally:
+        model.train(was_training)
+    return [
+        Rollout(prompt_index, i, s, prompt.cpu(), c, finished=int(c.shape[1]) < budget)
+        for i, (s, c) in enumerate(zip(seeds, outs, strict=True))
+    ]
+
+
+class WaveformCache:
+    """codes -> decoded mono float32 audio, LRU over ``max_entries`` distinct code sequences."""
+
+    def __init__(self, codec: Codec, max_entries: int = 4096) -> None:
+        self.codec = codec
+        self.max_entries = max_entries
+        self._audio: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._limits = torch.tensor(codec.codebook_sizes, dtype=torch.long).view(-1, 1) - 1
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(codes: torch.Tensor) -> str:
+        c = codes.detach().cpu().to(torch.int64).contiguous()
+        return hashlib.blake2b(c.numpy().tobytes() + str(tuple(c.shape)).encode(), digest_size=16).hexdigest()
+
+    def get(self, codes: torch.Tensor) -> np.ndarray:
+        """codes (N, n) -> audio (n * frame_length,) float32 at the codec's rate."""
+        k = self.key(codes)
+        if k in self._audio:
+            self.hits += 1
+            self._audio.move_to_end(k)
+            return self._audio[k]
+        self.misses += 1
+        if codes.shape[1] == 0:
+            audio = np.zeros(0, dtype=np.float32)
+        else:
+            # residual codebooks of the codec may be smaller than the LM's: clamp as the engine does
+            c = torch.minimum(codes.cpu().long(), self._limits).clamp_min(0)
+            audio = self.codec.decode(c[None])[0, 0].float().cpu().numpy()
+        self._audio[k] = audio
+        if len(self._audio) > self.max_entries:
+            self._audio.popitem(last=False)
+        return audio
+
+    def decode_all(self, rollouts: Sequence[Rollout]) -> None:
+        for r in rollouts:
+            r.audio = self.get(r.codes)
