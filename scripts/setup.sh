@@ -25,5 +25,5 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # torch first and pinned: the 2.13.0 CPU build installs from local disk; anything looser pulls CUDA.
 .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
   || "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -c <(echo "torch==2.13.0") -e ".[server,dev]"
+"${PIP[@]}" -c <(echo "torch==2.13.0") -e ".[server,train,dev]"
 echo "setup: done (.venv)"
