@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from s2tts.errors import ConfigError
+from s2tts.errors import TrainConfigError
 from s2tts.training.rl.objective import LossConfig, group_advantages, grpo_loss, k3_kl, token_loss
 
 LOG = math.log
@@ -106,9 +106,9 @@ def test_grpo_loss_weights_the_fast_term_by_gamma() -> None:
 
 
 def test_bad_loss_configs_are_typed_errors() -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(TrainConfigError):
         LossConfig(norm="bogus")
-    with pytest.raises(ConfigError):
+    with pytest.raises(TrainConfigError):
         LossConfig(clip_eps=1.5)
-    with pytest.raises(ConfigError):
+    with pytest.raises(TrainConfigError):
         LossConfig(beta=-1.0)

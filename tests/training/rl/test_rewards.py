@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s2tts.errors import ConfigError
+from s2tts.errors import TrainConfigError
 from s2tts.training.rl.hack_guards import (
     GuardConfig,
     check_guards,
@@ -72,9 +72,9 @@ def test_combination_weights_and_gate() -> None:
 
 
 def test_gated_terms_need_the_gate_reward() -> None:
-    with pytest.raises(ConfigError, match="gate"):
+    with pytest.raises(TrainConfigError, match="gate"):
         RewardConfig(terms={"similarity": RewardTerm(gated=True)})
-    with pytest.raises(ConfigError, match="unknown reward"):
+    with pytest.raises(TrainConfigError, match="unknown reward"):
         RewardConfig(terms={"bogus": RewardTerm()})
 
 
@@ -134,7 +134,7 @@ def test_truncated_rollouts_fail_and_skip_scoring() -> None:
 
 
 def test_bad_guard_configs() -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(TrainConfigError):
         GuardConfig(min_chars_per_s=30.0, max_chars_per_s=10.0)
-    with pytest.raises(ConfigError):
+    with pytest.raises(TrainConfigError):
         GuardConfig(max_silence_s=0.0)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from s2tts.errors import ConfigError
+from s2tts.errors import TrainConfigError
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.training.rl.logprobs import PackedRollouts, TokenLogProbs, pack_rollouts, rollout_logprobs
 from s2tts.training.rl.objective import LossConfig, group_advantages, grpo_loss
@@ -58,7 +58,7 @@ class StepConfig:
 
     def __post_init__(self) -> None:
         if self.updates < 1 or self.micro_batch < 1:
-            raise ConfigError("updates and micro_batch must be >= 1")
+            raise TrainConfigError("updates and micro_batch must be >= 1")
 
 
 @dataclass
@@ -170,7 +170,7 @@ def grpo_step(
     ref: TokenLogProbs | None = None
     if cfg.loss.beta > 0:
         if reference is None:
-            raise ConfigError("loss.beta > 0 needs a reference policy")
+            raise TrainConfigError("loss.beta > 0 needs a reference policy")
         with reference.active():
             ref = _logprobs_in_chunks(model, batch, temp, cfg.micro_batch)
     t_logp = time.perf_counter()

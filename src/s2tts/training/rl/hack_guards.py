@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from s2tts.errors import ConfigError, RewardError
+from s2tts.errors import RewardError, TrainConfigError
 
 _MARKUP = re.compile(r"<\|[^|>]*\|>|\[[^\]]*\]")
 
@@ -41,11 +41,11 @@ class GuardConfig:
     def __post_init__(self) -> None:
         lo, hi = self.min_chars_per_s, self.max_chars_per_s
         if (lo is not None and lo <= 0) or (hi is not None and hi <= 0):
-            raise ConfigError("guards: chars-per-second bounds must be > 0")
+            raise TrainConfigError("guards: chars-per-second bounds must be > 0")
         if lo is not None and hi is not None and lo >= hi:
-            raise ConfigError(f"guards: min_chars_per_s {lo} must be below max_chars_per_s {hi}")
+            raise TrainConfigError(f"guards: min_chars_per_s {lo} must be below max_chars_per_s {hi}")
         if self.max_silence_s is not None and self.max_silence_s <= 0:
-            raise ConfigError("guards: max_silence_s must be > 0")
+            raise TrainConfigError("guards: max_silence_s must be > 0")
 
 
 def spoken_chars(text: str) -> int:

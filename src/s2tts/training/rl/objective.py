@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import torch
 
-from s2tts.errors import ConfigError
+from s2tts.errors import TrainConfigError
 
 NORMS = ("sequence", "token", "constant")
 
@@ -73,13 +73,13 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
-            raise ConfigError(f"loss.norm must be one of {NORMS}, got {self.norm!r}")
+            raise TrainConfigError(f"loss.norm must be one of {NORMS}, got {self.norm!r}")
         if self.beta < 0 or self.gamma < 0:
-            raise ConfigError("loss.beta and loss.gamma must be >= 0")
+            raise TrainConfigError("loss.beta and loss.gamma must be >= 0")
         if self.clip_eps is not None and not (0 < self.clip_eps < 1):
-            raise ConfigError(f"loss.clip_eps must be in (0, 1), got {self.clip_eps}")
+            raise TrainConfigError(f"loss.clip_eps must be in (0, 1), got {self.clip_eps}")
         if self.norm_constant <= 0:
-            raise ConfigError("loss.norm_constant must be > 0")
+            raise TrainConfigError("loss.norm_constant must be > 0")
 
 
 @dataclass

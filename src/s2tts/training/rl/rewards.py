@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from s2tts.errors import ConfigError
+from s2tts.errors import TrainConfigError
 from s2tts.training.rl.hack_guards import GuardConfig, check_guards
 
 
@@ -78,14 +78,16 @@ class RewardConfig:
 
     def __post_init__(self) -> None:
         if not self.terms:
-            raise ConfigError("rewards.terms is empty: name at least one reward")
+            raise TrainConfigError("rewards.terms is empty: name at least one reward")
         unknown = sorted(set(self.terms) - set(REWARDS))
         if unknown:
-            raise ConfigError(f"unknown reward(s) {unknown}; choose from {sorted(REWARDS)}")
+            raise TrainConfigError(f"unknown reward(s) {unknown}; choose from {sorted(REWARDS)}")
         gated = [n for n, t in self.terms.items() if t.gated]
         gate_reward = self.gate.metric.split(".")[0]
         if gated and self.gate.max_value is not None and gate_reward not in self.terms:
-            raise ConfigError(f"gated rewards {gated} need the gate's reward {gate_reward!r} among the terms")
+            raise TrainConfigError(
+                f"gated rewards {gated} need the gate's reward {gate_reward!r} among the terms"
+            )
 
 
 @dataclass
@@ -116,7 +118,7 @@ class Shortness:
 
     def __init__(self, max_frames: int = 64) -> None:
         if max_frames <= 0:
-            raise ConfigError("shortness.max_frames must be > 0")
+            raise TrainConfigError("shortness.max_frames must be > 0")
         self.max_frames = max_frames
 
     def __call__(self, batch: Sequence[RewardInput]) -> list[dict[str, float]]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from s2tts.errors import ConfigError
+from s2tts.errors import TrainConfigError
 from s2tts.inference.generate import frame_budget, generate_batch
 from s2tts.inference.params import SamplingParams
 from s2tts.models.codec import Codec
@@ -58,9 +58,9 @@ class RolloutConfig:
 
     def __post_init__(self) -> None:
         if self.group_size < 2:
-            raise ConfigError("rollout.group_size must be >= 2 (advantages compare samples of a group)")
+            raise TrainConfigError("rollout.group_size must be >= 2 (advantages compare samples of a group)")
         if self.max_new_tokens < 2:
-            raise ConfigError("rollout.max_new_tokens must be >= 2")
+            raise TrainConfigError("rollout.max_new_tokens must be >= 2")
 
     def sampling(self, codebook_size: int) -> SamplingParams:
         top_k = self.top_k if self.top_k > 0 else codebook_size + 1  # all semantic tokens + im_end
