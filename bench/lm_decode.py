@@ -28,9 +28,10 @@ PROMPT_LEN = 69
 
 def _model(dtype: torch.dtype, device: str, preset: str = "bench-small"):
     from s2tts.checkpoint import random_model
+    from s2tts.inference.prepare import prepare_for_decode
     from s2tts.models.config import DualARConfig
 
-    return random_model(DualARConfig.preset(preset), seed=0, dtype=dtype, device=device)
+    return prepare_for_decode(random_model(DualARConfig.preset(preset), seed=0, dtype=dtype, device=device))
 
 
 def _prompt(model, seed: int, device: str) -> torch.Tensor:

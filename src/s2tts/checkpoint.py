@@ -119,8 +119,8 @@ def random_model(
     std: float = 0.02,
 ) -> DualARTransformer:
     """A randomly initialised model built straight on ``device`` in ``dtype`` (meta init, no CPU
-    copy): benchmarks use it for the full ``s2-pro`` shape on a GPU."""
-    from s2tts.models.layout import use_decode_layout
+    copy): benchmarks use it for the full ``s2-pro`` shape on a GPU. Plain layout, like
+    ``load_model``."""
     from s2tts.models.weights import materialise_buffers
 
     with torch.device("meta"):
@@ -134,7 +134,7 @@ def random_model(
             else:
                 param.normal_(0.0, std, generator=gen)
     materialise_buffers(model, device)
-    return use_decode_layout(model).eval()
+    return model.eval()
 
 
 def init_checkpoint(

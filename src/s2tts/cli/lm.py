@@ -50,6 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--no-ras", action="store_true", help="disable repetition-aware sampling")
     g.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     g.add_argument("--device", default="cpu")
+    g.add_argument(
+        "--quantize",
+        default=None,
+        choices=["none", "int8"],
+        help="weight-only int8 for the LM's Linear layers",
+    )
     g.add_argument("-o", "--output", type=Path, required=True)
     g.set_defaults(func=_generate_codes)
 
@@ -87,6 +93,7 @@ def _generate_codes(args: argparse.Namespace) -> int:
     from s2tts.inference.generate import stack_frames
     from s2tts.inference.long_form import generate_long_frames
     from s2tts.inference.params import SamplingParams
+    from s2tts.inference.prepare import prepare_for_decode
     from s2tts.text.prompt import Reference
 
     if len(args.reference_codes) != len(args.reference_text):
@@ -99,6 +106,7 @@ def _generate_codes(args: argparse.Namespace) -> int:
         use_ras=not args.no_ras,
     )
     ckpt = load_checkpoint(args.checkpoint, dtype=args.dtype, device=args.device)
+    prepare_for_decode(ckpt.model, quantize=args.quantize)
     refs = [
         Reference(t, load_reference_codes(c))
         for c, t in zip(args.reference_codes, args.reference_text, strict=True)

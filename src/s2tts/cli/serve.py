@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)"
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the fast-AR step")
+    p.add_argument(
+        "--quantize",
+        default=None,
+        choices=["none", "int8"],
+        help="weight-only int8 for the LM's Linear layers",
+    )
     p.set_defaults(func=_serve)
 
     v = sub.add_parser("voices", help="add, list or remove stored voices on a running server")
@@ -70,7 +76,7 @@ def _serve(args: argparse.Namespace) -> int:
         Path(os.environ["S2TTS_CHECKPOINT"]) if os.environ.get("S2TTS_CHECKPOINT") else None
     )
     config = EngineConfig(max_sessions=args.max_sessions, max_queue=args.max_queue, compile=args.compile)
-    engine = load_engine(checkpoint, args.dtype, args.device, config)
+    engine = load_engine(checkpoint, args.dtype, args.device, config, quantize=args.quantize)
     serve(engine, settings)
     return 0
 

@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)"
     )
+    p.add_argument(
+        "--quantize",
+        default=None,
+        choices=["none", "int8"],
+        help="weight-only int8 for the LM's Linear layers",
+    )
     p.set_defaults(func=_speak)
 
 
@@ -69,7 +75,9 @@ def _speak(args: argparse.Namespace) -> int:
         seed=args.seed,
         chunk_length=args.chunk_length,
     )
-    engine = load_engine(args.checkpoint, args.dtype, args.device, EngineConfig(max_sessions=1))
+    engine = load_engine(
+        args.checkpoint, args.dtype, args.device, EngineConfig(max_sessions=1), quantize=args.quantize
+    )
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         bar = tqdm(
