@@ -88,3 +88,8 @@ class VoiceNotFoundError(S2TTSError, KeyError):
 
 class RewardError(TrainingError):
     """Reward scoring failed (a reward could not be built, raised, or its worker died)."""
+
+
+class EvalError(S2TTSError, ValueError):
+    """An evaluation input is wrong: a test set that does not parse, a missing utterance, a scorer
+    model that is not installed, an unknown system."""

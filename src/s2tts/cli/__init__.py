@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "s2tts.cli.codec",
     "s2tts.cli.speak",
     "s2tts.cli.serve",
+    "s2tts.cli.eval",
 )
 
 
