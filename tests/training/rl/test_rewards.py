@@ -53,18 +53,18 @@ def test_combination_weights_and_gate() -> None:
             "similarity": RewardTerm(weight=0.5, gated=True),
             "dnsmos": RewardTerm(weight=0.25, gated=True),
         },
-        gate=GateConfig(metric="intelligibility.wer", max_value=0.2),
+        gate=GateConfig(metric="intelligibility.error_rate", max_value=0.2),
     )
     metrics = {
         "intelligibility.score": 0.9,
-        "intelligibility.wer": 0.1,
+        "intelligibility.error_rate": 0.1,
         "similarity.score": 0.8,
         "dnsmos.score": 0.6,
     }
     total, passed = combine(metrics, cfg, {"duration": True})
     assert passed and total == pytest.approx(2.0 * 0.9 + 0.5 * 0.8 + 0.25 * 0.6)
     # WER above the gate: the quality and similarity terms no longer count
-    total, passed = combine({**metrics, "intelligibility.wer": 0.4}, cfg, {"duration": True})
+    total, passed = combine({**metrics, "intelligibility.error_rate": 0.4}, cfg, {"duration": True})
     assert not passed and total == pytest.approx(2.0 * 0.9)
     # a failed guard replaces everything by the penalty
     total, passed = combine(metrics, cfg, {"duration": True, "finished": False})

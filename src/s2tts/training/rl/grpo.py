@@ -71,7 +71,9 @@ class StepResult:
     stats: dict[str, float]
 
 
-def _reward_inputs(prompt: RLPrompt, rollouts: Sequence[Rollout], sample_rate: int) -> list[RewardInput]:
+def _reward_inputs(
+    prompt: RLPrompt, rollouts: Sequence[Rollout], sample_rate: int, baseline: np.ndarray | None = None
+) -> list[RewardInput]:
     return [
         RewardInput(
             audio=r.audio if r.audio is not None else np.zeros(0, dtype=np.float32),
@@ -83,6 +85,7 @@ def _reward_inputs(prompt: RLPrompt, rollouts: Sequence[Rollout], sample_rate: i
             reference=prompt.reference_audio,
             reference_rate=prompt.reference_rate,
             request=dict(prompt.request),
+            baseline=baseline,
         )
         for r in rollouts
     ]
@@ -138,8 +141,13 @@ def grpo_step(
     reference: ReferencePolicy | None = None,
     waveforms: WaveformCache | None = None,
     trainable: Sequence[nn.Parameter] | None = None,
+    baselines: Sequence[torch.Tensor | None] | None = None,
 ) -> StepResult:
-    """One step over ``prompts`` (P) with their built prompt tensors (1+N, L_p)."""
+    """One step over ``prompts`` (P) with their built prompt tensors (1+N, L_p).
+
+    baselines: per prompt, the prompt tensor of its text *without* tags (None for untagged
+    prompts); when given, one untagged clip per prompt (seed of its first sample) is generated
+    and handed to the rewards as ``RewardInput.baseline`` (the tag reward needs it)."""
     t_start = time.perf_counter()
     g = cfg.rollout.group_size
     sample_rate = waveforms.codec.sample_rate if waveforms is not None else 0
@@ -155,7 +163,11 @@ def grpo_step(
             waveforms.decode_all(group)
         decode_s += time.perf_counter() - t1
         gen_s += t1 - t0
-        futures.append(pool.submit(_reward_inputs(prompt, group, sample_rate)))
+        baseline = None
+        if baselines is not None and baselines[p] is not None and waveforms is not None:
+            [base] = generate_group(model, baselines[p], cfg.rollout, p, seeds[:1])  # type: ignore[arg-type]
+            baseline = waveforms.get(base.codes)
+        futures.append(pool.submit(_reward_inputs(prompt, group, sample_rate, baseline)))
         rollouts.extend(group)
     t_rolled = time.perf_counter()
 

@@ -35,7 +35,8 @@ class RewardInput:
 
     audio: mono float32 (n,) at sample_rate; codes: (num_codebooks, frames) int64; reference:
     mono float32 audio of the voice prompt (None without one); request: free-form metadata of
-    the prompt (``tags``, ``speakers``...)."""
+    the prompt (``tags``, ``speakers``...); baseline: for a tagged prompt, the clip of the same
+    text untagged with the same seed (at sample_rate), which the tag reward compares against."""
 
     audio: np.ndarray
     sample_rate: int
@@ -46,6 +47,7 @@ class RewardInput:
     reference: np.ndarray | None = None
     reference_rate: int | None = None
     request: dict[str, Any] = field(default_factory=dict)
+    baseline: np.ndarray | None = None
 
 
 class RewardFunction(Protocol):
@@ -66,7 +68,7 @@ class RewardTerm:
 class GateConfig:
     """The intelligibility gate: passes when ``metric`` <= ``max_value`` (None: always passes)."""
 
-    metric: str = "intelligibility.wer"
+    metric: str = "intelligibility.error_rate"
     max_value: float | None = 0.5
 
 
