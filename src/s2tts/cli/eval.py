@@ -68,7 +68,13 @@ def _eval(args: argparse.Namespace) -> int:
     cases = load_testset(args.testset)[: args.limit]
     sampling = Sampling(args.temperature, args.top_p, args.top_k, args.max_new_tokens)
     system = open_system(
-        args.system, sampling, args.batch_size, api_key=args.api_key, base_seed=args.seed, dtype=args.dtype, device=args.device
+        args.system,
+        sampling,
+        args.batch_size,
+        api_key=args.api_key,
+        base_seed=args.seed,
+        dtype=args.dtype,
+        device=args.device,
     )
     config = ScorerConfig(
         asr=args.asr,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -28,6 +28,7 @@ from torch import nn
 
 from s2tts.errors import TrainConfigError
 from s2tts.models.dual_ar import DualARTransformer
+from s2tts.training.guards import check_finite
 from s2tts.training.rl.logprobs import PackedRollouts, TokenLogProbs, pack_rollouts, rollout_logprobs
 from s2tts.training.rl.objective import LossConfig, group_advantages, grpo_loss
 from s2tts.training.rl.pool import RewardPool, ScoredBatch
@@ -142,12 +143,15 @@ def grpo_step(
     waveforms: WaveformCache | None = None,
     trainable: Sequence[nn.Parameter] | None = None,
     baselines: Sequence[torch.Tensor | None] | None = None,
+    reduce_grads: Callable[[Sequence[nn.Parameter]], None] | None = None,
 ) -> StepResult:
     """One step over ``prompts`` (P) with their built prompt tensors (1+N, L_p).
 
     baselines: per prompt, the prompt tensor of its text *without* tags (None for untagged
     prompts); when given, one untagged clip per prompt (seed of its first sample) is generated
-    and handed to the rewards as ``RewardInput.baseline`` (the tag reward needs it)."""
+    and handed to the rewards as ``RewardInput.baseline`` (the tag reward needs it).
+    reduce_grads: averages the gradients over ranks (torchrun) before clipping. A non-finite
+    loss or gradient norm raises NonFiniteLossError before the optimizer step."""
     t_start = time.perf_counter()
     g = cfg.rollout.group_size
     sample_rate = waveforms.codec.sample_rate if waveforms is not None else 0
@@ -221,7 +225,11 @@ def grpo_step(
             acc["kl_fast"] += out.fast.kl * weight / cfg.updates
             acc["ratio"] += out.slow.ratio * weight / cfg.updates
             acc["clip_frac"] += out.slow.clip_frac * weight / cfg.updates
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
+        if reduce_grads is not None:
+            reduce_grads(params)
+        norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        check_finite({"loss": acc["loss"], "grad_norm": norm}, step)
+        grad_norm = float(norm)
         optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     t_end = time.perf_counter()

@@ -26,8 +26,25 @@ class ReferencePolicy(Protocol):
     def active(self) -> AbstractContextManager[None]: ...
 
 
+@contextmanager
+def adapters_off(model: nn.Module) -> Iterator[None]:
+    """Every ``LoRALinear`` of ``model`` computes its base layer alone (scale 0) inside the block."""
+    from s2tts.training.lora import LoRALinear
+
+    layers = [m for m in model.modules() if isinstance(m, LoRALinear)]
+    scales = [m.scale for m in layers]
+    for m in layers:
+        m.scale = 0.0
+    try:
+        yield
+    finally:
+        for m, scale in zip(layers, scales, strict=True):
+            m.scale = scale
+
+
 class AdapterOffReference:
-    """``disable``: a context manager factory that switches the model's adapters off."""
+    """``disable``: a context manager factory that switches the model's adapters off
+    (``lambda: adapters_off(model)`` for ``s2tts.training.lora`` adapters)."""
 
     def __init__(self, disable: Callable[[], AbstractContextManager[Any]]) -> None:
         self._disable = disable
