@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -16,12 +17,18 @@ def _model() -> torch.nn.Module:
     return random_model(DualARConfig.preset("tiny"), seed=3, std=0.2)
 
 
-def test_logprobs_match_the_generators_own_distribution() -> None:
+@pytest.mark.parametrize("min_frames", [0, 3])
+def test_logprobs_match_the_generators_own_distribution(min_frames: int) -> None:
     model = _model()
     cfg = model.config
     temp = 0.7
     params = SamplingParams(
-        temperature=temp, top_k=cfg.codebook_size + 1, top_p=1.0, use_ras=False, max_new_tokens=6
+        temperature=temp,
+        top_k=cfg.codebook_size + 1,
+        top_p=1.0,
+        use_ras=False,
+        max_new_tokens=6,
+        min_new_tokens=min_frames,
     )
     prompts = [torch.randint(0, 200, (11, 5)), torch.randint(0, 200, (11, 9))]
     prompts = [torch.cat([p[:1], torch.zeros_like(p[1:])]) for p in prompts]  # text columns
@@ -34,7 +41,7 @@ def test_logprobs_match_the_generators_own_distribution() -> None:
         logits.append(out)
     batch = pack_rollouts(model, prompts, codes, finished)
     with torch.no_grad():
-        lp = rollout_logprobs(model, batch, temperature=temp)
+        lp = rollout_logprobs(model, batch, temperature=temp, min_frames=min_frames)
     eos_index = cfg.num_semantic
     for b, (c, out) in enumerate(zip(codes, logits, strict=True)):
         n = c.shape[1]

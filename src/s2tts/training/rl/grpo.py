@@ -93,7 +93,7 @@ def _reward_inputs(
 
 
 def _logprobs_in_chunks(
-    model: DualARTransformer, batch: PackedRollouts, temperature: float, micro: int
+    model: DualARTransformer, batch: PackedRollouts, temperature: float, micro: int, min_frames: int
 ) -> TokenLogProbs:
     """No-grad log-probs of the whole batch, micro-batch by micro-batch, padded to batch shape."""
     t = batch.codes.shape[1]
@@ -102,7 +102,7 @@ def _logprobs_in_chunks(
     with torch.no_grad():
         for lo in range(0, batch.batch_size, micro):
             mb = _slice(batch, lo, lo + micro)
-            lp = rollout_logprobs(model, mb, temperature)
+            lp = rollout_logprobs(model, mb, temperature, min_frames)
             slow[lo : lo + micro, : lp.slow.shape[1]] = lp.slow.cpu()
             fast[lo : lo + micro, : lp.fast.shape[1]] = lp.fast.cpu()
     return TokenLogProbs(slow, fast)
@@ -182,13 +182,14 @@ def grpo_step(
     device = model.slow.embeddings.weight.device
     batch = batch.to(device)
     temp = cfg.rollout.temperature
-    old = _logprobs_in_chunks(model, batch, temp, cfg.micro_batch)
+    min_frames = cfg.rollout.min_new_tokens
+    old = _logprobs_in_chunks(model, batch, temp, cfg.micro_batch, min_frames)
     ref: TokenLogProbs | None = None
     if cfg.loss.beta > 0:
         if reference is None:
             raise TrainConfigError("loss.beta > 0 needs a reference policy")
         with reference.active():
-            ref = _logprobs_in_chunks(model, batch, temp, cfg.micro_batch)
+            ref = _logprobs_in_chunks(model, batch, temp, cfg.micro_batch, min_frames)
     t_logp = time.perf_counter()
 
     scored = [f.result() for f in futures]
@@ -208,7 +209,7 @@ def grpo_step(
             hi = min(lo + cfg.micro_batch, n)
             mb = _slice(batch, lo, hi)
             t = mb.codes.shape[1]
-            lp = rollout_logprobs(model, mb, temp)
+            lp = rollout_logprobs(model, mb, temp, min_frames)
             o_slow, o_fast = old.slow[lo:hi, : t + 1].to(device), old.fast[lo:hi, :t].to(device)
             r_slow = ref.slow[lo:hi, : t + 1].to(device) if ref is not None else None
             r_fast = ref.fast[lo:hi, :t].to(device) if ref is not None else None

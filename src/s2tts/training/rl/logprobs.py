@@ -114,10 +114,20 @@ def constrained_weight(model: DualARTransformer) -> torch.Tensor:
     return torch.cat([emb[cfg.semantic_begin_id : cfg.semantic_end_id + 1], emb[cfg.eos_token_id :][:1]])
 
 
+def _eos_column(logits: torch.Tensor) -> torch.Tensor:
+    """(1, 1, V) bool, True at the last (``<|im_end|>``) column."""
+    col = torch.zeros(1, 1, logits.shape[-1], dtype=torch.bool, device=logits.device)
+    col[..., -1] = True
+    return col
+
+
 def rollout_logprobs(
-    model: DualARTransformer, batch: PackedRollouts, temperature: float = 1.0
+    model: DualARTransformer, batch: PackedRollouts, temperature: float = 1.0, min_frames: int = 0
 ) -> TokenLogProbs:
-    """Log-probs of every sampled slow token and fast code (grad flows when enabled)."""
+    """Log-probs of every sampled slow token and fast code (grad flows when enabled).
+
+    min_frames: the sampler's ``min_new_tokens``: ``<|im_end|>`` was not allowed for the first
+    min_frames frames, so the policy there is the softmax over the semantic tokens alone."""
     n_cb = model.config.num_codebooks
     hidden = model.slow(batch.values, scale=True)
     assert isinstance(hidden, torch.Tensor)  # (B, S, dim)
@@ -128,6 +138,9 @@ def rollout_logprobs(
     )
     h = hidden.gather(1, pos.unsqueeze(-1).expand(bsz, t1, dim))  # (B, T+1, dim)
     logits = (h @ constrained_weight(model).t()).float() / temperature
+    if min_frames > 0:
+        early = torch.arange(t1, device=logits.device) < min_frames
+        logits = logits.masked_fill(early.view(1, -1, 1) & _eos_column(logits), float("-inf"))
     slow = F.log_softmax(logits, dim=-1).gather(-1, batch.slow_targets.unsqueeze(-1)).squeeze(-1)
     slow = slow * batch.slow_mask
     t = t1 - 1
