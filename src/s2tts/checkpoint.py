@@ -137,28 +137,23 @@ def random_model(
     return model.eval()
 
 
-def init_checkpoint(
-    directory: str | Path,
-    preset: str = "tiny",
-    seed: int = 0,
-    codec_preset: str | None = "tiny",
-    dtype: str = "float32",
-) -> Path:
-    """Write a random checkpoint (config, weights, tokenizer, codec) in the published layout."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+def preset_with_tokenizer(
+    preset: str = "tiny", codec_preset: str | None = "tiny", dtype: str = "float32"
+) -> tuple[DualARConfig, S2Tokenizer]:
+    """An LM preset made consistent with the byte-level tokenizer of random/small checkpoints
+    (and with the semantic codebook of ``codec_preset``): what ``init_checkpoint`` writes and
+    what pre-training from scratch starts from."""
     base = DualARConfig.preset(preset)
-    codec_config = None
     if codec_preset is not None:
         from s2tts.models.codec import CodecConfig
 
-        codec_config = CodecConfig.preset(codec_preset)
         # The LM's codebook is the codec's semantic codebook (residual codes are clamped to theirs).
+        codec_config = CodecConfig.preset(codec_preset)
         base = replace(base, codebook_size=codec_config.quantizer.semantic_codebook_size)
     tokenizer = make_byte_tokenizer(base.codebook_size)
     vocab = (
         -(-tokenizer.vocab_size // 16) * 16
-        if codec_config is not None
+        if codec_preset is not None
         else max(base.vocab_size, tokenizer.vocab_size)
     )
     config = replace(
@@ -171,6 +166,25 @@ def init_checkpoint(
         audio_pad_token_id=tokenizer.token_to_id("<|audio_pad|>"),
         dtype=dtype,
     )
+    return config, tokenizer
+
+
+def init_checkpoint(
+    directory: str | Path,
+    preset: str = "tiny",
+    seed: int = 0,
+    codec_preset: str | None = "tiny",
+    dtype: str = "float32",
+) -> Path:
+    """Write a random checkpoint (config, weights, tokenizer, codec) in the published layout."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config, tokenizer = preset_with_tokenizer(preset, codec_preset, dtype)
+    codec_config = None
+    if codec_preset is not None:
+        from s2tts.models.codec import CodecConfig
+
+        codec_config = CodecConfig.preset(codec_preset)
     model = random_init(DualARTransformer(config), seed).to(parse_dtype(dtype))
     save_model(model, directory)
     tokenizer.save(directory)
