@@ -2,7 +2,7 @@
 
 Sections::
 
-    out_dir, steps, seed, device, resume            the run
+    out_dir, steps, seed, device, threads, resume   the run
     model:     init_from -- the SFT checkpoint (published layout, with its codec)
     lora:      LoRAConfig; default S2's: rsLoRA r=16, alpha=64 on the MLPs of both ARs
     data:      prompts (JSONL, see rl.prompts), prompts_per_step (per rank)
@@ -68,6 +68,7 @@ class RLRunConfig:
     steps: int = 200
     seed: int = 0
     device: str = "auto"
+    threads: int | None = None
     resume: Literal["auto", "never"] = "auto"
     model: RLModelSection = RLModelSection()
     lora: LoRAConfig = field(default_factory=s2_lora)

@@ -96,6 +96,8 @@ def train_rl(cfg: RLRunConfig) -> dict[str, Any]:
         raise TrainConfigError("model.init_from: name the SFT checkpoint directory to start RL from")
     if cfg.data.prompts is None:
         raise TrainConfigError("data.prompts: name a JSONL file of prompts")
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)  # the trainer process's own setting, from its config
     dist = init_distributed(cfg.device)
     try:
         return _train(cfg, dist)
@@ -148,12 +150,11 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
     start = 0
     latest = checkpoints.latest() if cfg.resume == "auto" else None
     if latest is not None:
-        extra = checkpoints.load(latest, objects)
-        if extra.get("identity") != cfg.model_identity():
+        if Checkpointer.read(latest)["extra"].get("identity") != cfg.model_identity():
             raise CheckpointError(
                 f"{latest} was written by another run (model/LoRA differ); use a new out_dir or resume=never"
             )
-        start = int(extra["step"])
+        start = int(checkpoints.load(latest, objects)["step"])
         log.info("resumed from %s at step %d", latest, start)
     step_cfg = StepConfig(
         rollout=cfg.rollout,
