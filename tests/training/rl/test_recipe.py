@@ -160,3 +160,16 @@ def test_cli_prints_the_summary_and_rejects_bad_configs(
     assert len(err) == 1 and "loss.norm" in err[0] and "Traceback" not in err[0]
     assert main(["train", "rl", "--config", str(cfg), "rewards.terms={nope: {}}"]) == 1
     assert "unknown reward" in capsys.readouterr().err
+
+
+def test_next_batch_overlap_trains_one_update_behind(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    cfg = _cfg(
+        setup, tmp_path / "nb", steps=3, overlap="next_batch", loss={"clip_eps": 0.2}, export_on_finish=False
+    )
+    summary = train_rl(cfg)
+    rows = read_metrics(tmp_path / "nb" / "metrics.jsonl")
+    assert summary["steps"] == 3 and [r["step"] for r in rows] == [1, 2, 3]
+    # step 1's batch came from the initial weights (ratio 1); step 2's batch was sampled before
+    # step 1's update, so the updated policy sees it off-policy: the ratio moves away from 1
+    assert rows[0]["ratio"] == pytest.approx(1.0, abs=1e-5)
+    assert abs(rows[1]["ratio"] - 1.0) > 1e-5

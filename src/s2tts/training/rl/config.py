@@ -10,6 +10,7 @@ Sections::
     loss:      beta (KL), gamma (fast AR), clip_eps (PPO, with updates > 1), norm
     rewards:   terms {name: {weight, gated, options}}, gate {metric, max_value}, guards {...}
     optim:     lr, betas, eps, weight_decay, grad_clip, schedule
+    overlap:   within_step (on-policy) | next_batch (score step k while sampling step k+1)
     updates, micro_batch, scale_by_std, reward_workers, reward_threads
     early_stop: max_kl, collapse_drop, patience
     save_every, keep_last, sample_every, samples, export_on_finish
@@ -77,6 +78,7 @@ class RLRunConfig:
     loss: LossConfig = LossConfig()
     rewards: RewardConfig = field(default_factory=RewardConfig)
     optim: RLOptimSection = RLOptimSection()
+    overlap: Literal["within_step", "next_batch"] = "within_step"
     updates: int = 1
     micro_batch: int = 8
     scale_by_std: bool = False

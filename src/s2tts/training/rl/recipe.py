@@ -10,6 +10,11 @@ for LoRA), the optimizer, scheduler, reference snapshot and early-stop state: ``
 continues exactly. At the end the LoRA is merged into the published layout (``out_dir/model``),
 which ``load_checkpoint`` and the server read unchanged.
 
+With ``overlap: next_batch`` the next step's rollouts are sampled while the current batch is
+scored (one update behind, importance-weighted); a checkpoint then does not hold that in-flight
+batch, so a resumed run samples it again with the resumed weights (exact resume is for the
+default ``within_step``).
+
 Under torchrun every rank samples its own prompts and scores them in its own pool; gradients
 are averaged over ranks before clipping, so ranks stay identical.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +43,7 @@ from s2tts.training.lora import inject_lora
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, progress_bar
 from s2tts.training.rl.config import RLRunConfig
 from s2tts.training.rl.early_stop import EarlyStop
-from s2tts.training.rl.grpo import StepConfig, grpo_step
+from s2tts.training.rl.grpo import Collected, StepConfig, collect, update
 from s2tts.training.rl.pool import RewardPool
 from s2tts.training.rl.prompts import build_prompts, read_prompts
 from s2tts.training.rl.reference import AdapterOffReference, SnapshotReference, adapters_off
@@ -182,22 +188,31 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
         MetricsLogger(cfg.out_dir, enabled=dist.is_main) as metrics,
     ):
         bar = progress_bar(total=cfg.steps, initial=start, enabled=dist.is_main, desc="rl")
-        while step < cfg.steps:
-            idx = step_prompts(len(prompts), cfg.data.prompts_per_step, step, dist, cfg.seed)
-            result = grpo_step(
+        reduce = _reduce(dist)
+
+        def collect_step(k: int) -> Collected:
+            idx = step_prompts(len(prompts), cfg.data.prompts_per_step, k, dist, cfg.seed)
+            return collect(
                 model,
-                optimizer,
                 [prompts[i] for i in idx],
                 [tensors[i] for i in idx],
                 pool,
                 step_cfg,
-                step,
-                reference=reference,
-                waveforms=waveforms,
-                trainable=params,
-                baselines=[baselines[i] for i in idx] if baselines is not None else None,
-                reduce_grads=_reduce(dist),
+                k,
+                reference,
+                waveforms,
+                [baselines[i] for i in idx] if baselines is not None else None,
             )
+
+        pending: Collected | None = None
+        while step < cfg.steps:
+            t0 = time.perf_counter()
+            current = pending if pending is not None else collect_step(step)
+            pending = None
+            if cfg.overlap == "next_batch" and step + 1 < cfg.steps:
+                pending = collect_step(step + 1)  # sampled while ``current`` is being scored
+            result = update(model, optimizer, current, pool, step_cfg, params, reduce)
+            result.stats["step_s"] = time.perf_counter() - t0
             scheduler.step()
             step += 1
             stats = dict(result.stats, lr=scheduler.get_last_lr()[0])
