@@ -26,4 +26,4 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def scorers() -> Scorers:
     """Whisper base + resemblyzer + DNSMOS + DistillMOS, loaded lazily, shared by the session."""
-    return Scorers(ScorerConfig(asr="base", asr_beam_size=1))
+    return Scorers(ScorerConfig(asr="base"))

@@ -12,11 +12,11 @@ from s2tts.eval.audio import load_16k
 
 VOICES = {"kal": "voice_kal_diphone", "ked": "voice_ked_diphone", "slt": "voice_cmu_us_slt_arctic_hts"}
 
-SENTENCES = {
-    "a": "The old man walked slowly down the road to buy some bread.",
-    "b": "My sister found a small black cat sleeping under the table.",
-    "c": "We will meet again at the station before the train leaves.",
-    "d": "Please open the window because the room is getting very warm.",
+SENTENCES = {  # each transcribed without error by Whisper base from kal, slt and ked (checked)
+    "a": "We will meet again at the station before the train leaves.",
+    "b": "Please open the window because the room is getting very warm.",
+    "c": "I would like a cup of coffee with milk and no sugar please.",
+    "d": "He forgot his keys at home and had to call his brother.",
 }
 
 
