@@ -53,7 +53,9 @@ from s2tts.training.rl.rollout import (
 @dataclass(frozen=True)
 class StepConfig:
     """updates: optimisation passes over one rollout batch; micro_batch: rollouts per backward;
-    scale_by_std: original GRPO advantages (off: Dr.GRPO / S2)."""
+    scale_by_std: original GRPO advantages (off: Dr.GRPO / S2); recompute_old: take the old
+    log-probs from a teacher-forced pass of the training model instead of the sampler's (the
+    two agree to float rounding in fp32; a bf16 / int8 / compiled decode path differs more)."""
 
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -62,6 +64,7 @@ class StepConfig:
     max_grad_norm: float = 1.0
     scale_by_std: bool = False
     seed: int = 0
+    recompute_old: bool = False
 
     def __post_init__(self) -> None:
         if self.updates < 1 or self.micro_batch < 1:
@@ -111,6 +114,16 @@ def _logprobs_in_chunks(
             lp = rollout_logprobs(model, mb, temperature, min_frames)
             slow[lo : lo + micro, : lp.slow.shape[1]] = lp.slow.cpu()
             fast[lo : lo + micro, : lp.fast.shape[1]] = lp.fast.cpu()
+    return TokenLogProbs(slow, fast)
+
+
+def sampling_logprobs(rollouts: Sequence[Rollout], batch: PackedRollouts) -> TokenLogProbs:
+    """The sampler's log-probs of each rollout laid out like ``rollout_logprobs``' output."""
+    slow = torch.zeros(batch.slow_targets.shape)
+    fast = torch.zeros(batch.fast_mask.shape)
+    for b, r in enumerate(rollouts):
+        slow[b, : r.slow_logprobs.shape[0]] = r.slow_logprobs
+        fast[b, : r.frames] = r.fast_logprobs
     return TokenLogProbs(slow, fast)
 
 
@@ -194,7 +207,10 @@ def collect(
         model, [r.prompt for r in rollouts], [r.codes for r in rollouts], [r.finished for r in rollouts]
     ).to(model.slow.embeddings.weight.device)
     temp, min_frames = cfg.rollout.temperature, cfg.rollout.min_new_tokens
-    old = _logprobs_in_chunks(model, batch, temp, cfg.micro_batch, min_frames)
+    if cfg.recompute_old:
+        old = _logprobs_in_chunks(model, batch, temp, cfg.micro_batch, min_frames)
+    else:
+        old = sampling_logprobs(rollouts, batch)
     ref: TokenLogProbs | None = None
     if cfg.loss.beta > 0:
         if reference is None:

@@ -1,15 +1,17 @@
 """Rollouts: G sampled outputs per prompt through the batched decode path, decoded to audio.
 
-Each prompt's G samples run as one batch of ``generate_batch`` (every row at its own position,
-its own stop), each row with its own ``torch.Generator`` seeded from (run seed, step, prompt,
-sample), so any rollout can be regenerated alone. For RL the sampler is the policy: by default
-the whole distribution at ``temperature`` (no top-k/top-p, no repetition-aware redraw), so the
-log-probs of ``logprobs.rollout_logprobs`` are exactly the sampling log-probs; narrowing the
-sampler (``top_k``/``top_p``) is allowed and documented as off-policy.
+Each prompt's G samples run as one batch of the inference decode loop (``decode_rows``: the
+same ``decode_frame`` as the engine, every row at its own position and stop), each row with its
+own ``torch.Generator`` seeded from (run seed, step, prompt, sample), so any rollout can be
+regenerated alone. ``decode_frame`` returns the log-probability of every token it draws, which
+the rollout keeps: the *sampling* log-probs (the behaviour policy of the importance ratio). For
+RL the sampler is the policy: by default the whole distribution at ``temperature`` (no
+top-k/top-p, no repetition-aware redraw), which ``logprobs.rollout_logprobs`` recomputes with
+gradients; narrowing the sampler (``top_k``/``top_p``) is allowed and off-policy.
 
 A rollout keeps its prompt (1+N, L), its codes (N, n) -- the slow tokens are codebook 0 --,
-whether it ended with ``<|im_end|>`` (else it hit the frame budget: truncated), its seed, and its
-audio. :class:`WaveformCache` decodes each distinct code sequence once (scoring, logging and
+whether it ended with ``<|im_end|>`` (else it hit the frame budget: truncated), its seed, its
+sampling log-probs and its audio. :class:`WaveformCache` decodes each distinct code sequence once (scoring, logging and
 duplicate samples share it).
 """
 
@@ -25,7 +27,8 @@ import numpy as np
 import torch
 
 from s2tts.errors import TrainConfigError
-from s2tts.inference.generate import frame_budget, generate_batch
+from s2tts.inference.decoder import frame_budget
+from s2tts.inference.generate import decode_rows, stack_frames
 from s2tts.inference.params import SamplingParams
 from s2tts.models.codec import Codec
 from s2tts.models.dual_ar import DualARTransformer
@@ -76,7 +79,9 @@ class RolloutConfig:
 
 @dataclass
 class Rollout:
-    """prompt: (1+N, L) int64; codes: (N, n) int64; audio: mono float32 (set after decoding)."""
+    """prompt: (1+N, L) int64; codes: (N, n) int64; slow_logprobs: (n + finished,) the main
+    tokens' sampling log-probs (the last one is ``<|im_end|>``'s when finished); fast_logprobs:
+    (n, N - 1) the codebooks'; audio: mono float32 (set after decoding)."""
 
     prompt_index: int
     sample_index: int
@@ -84,6 +89,8 @@ class Rollout:
     prompt: torch.Tensor
     codes: torch.Tensor
     finished: bool
+    slow_logprobs: torch.Tensor
+    fast_logprobs: torch.Tensor
     audio: np.ndarray | None = None
 
     @property
@@ -104,20 +111,52 @@ def generate_group(
     prompt_index: int,
     seeds: Sequence[int],
 ) -> list[Rollout]:
-    """G = len(seeds) samples of one prompt (1+N, L), batched."""
+    """G = len(seeds) samples of one prompt (1+N, L), batched, with their sampling log-probs."""
     params = cfg.sampling(model.config.codebook_size)
-    budget = frame_budget(model, int(prompt.shape[1]), params)
+    g = len(seeds)
+    budget = frame_budget(model.config.slow.max_seq_len, int(prompt.shape[1]), params)
     device = model.slow.embeddings.weight.device
     gens = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+    eos = model.config.eos_token_id
+    codes: list[list[torch.Tensor]] = [[] for _ in range(g)]
+    slow_lp: list[list[torch.Tensor]] = [[] for _ in range(g)]
+    fast_lp: list[list[torch.Tensor]] = [[] for _ in range(g)]
+    finished = [False] * g
+    over = [budget <= 0] * g
     was_training = model.training
     model.eval()
     try:
-        outs = generate_batch(model, [prompt] * len(seeds), params, gens)
+        for live, out in decode_rows(model, [prompt] * g, [params] * g, gens):
+            tokens = out.tokens.tolist()
+            lp = out.logprobs.float().cpu()  # (G, N): main token, then codebooks 1..N-1
+            for b in range(g):
+                if over[b]:
+                    continue
+                if live[b]:
+                    codes[b].append(out.codes[b].cpu())
+                    slow_lp[b].append(lp[b, 0])
+                    fast_lp[b].append(lp[b, 1:])
+                    over[b] = len(codes[b]) >= budget
+                elif tokens[b] == eos:
+                    finished[b], over[b] = True, True
+                    slow_lp[b].append(lp[b, 0])
+                else:
+                    over[b] = True
     finally:
         model.train(was_training)
+    n_cb = model.config.num_codebooks
     return [
-        Rollout(prompt_index, i, s, prompt.cpu(), c, finished=int(c.shape[1]) < budget)
-        for i, (s, c) in enumerate(zip(seeds, outs, strict=True))
+        Rollout(
+            prompt_index,
+            i,
+            s,
+            prompt.cpu(),
+            stack_frames(codes[i], n_cb).clone(),
+            finished[i],
+            torch.stack(slow_lp[i]) if slow_lp[i] else torch.zeros(0),
+            torch.stack(fast_lp[i]) if fast_lp[i] else torch.zeros(0, n_cb - 1),
+        )
+        for i, s in enumerate(seeds)
     ]
 
 
@@ -128,7 +167,6 @@ class WaveformCache:
         self.codec = codec
         self.max_entries = max_entries
         self._audio: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._limits = torch.tensor(codec.codebook_sizes, dtype=torch.long).view(-1, 1) - 1
         self.hits = 0
         self.misses = 0
 
@@ -149,7 +187,7 @@ class WaveformCache:
             audio = np.zeros(0, dtype=np.float32)
         else:
             # residual codebooks of the codec may be smaller than the LM's: clamp as the engine does
-            c = torch.minimum(codes.cpu().long(), self._limits).clamp_min(0)
+            c = self.codec.clamp_codes(codes.cpu().long())
             audio = self.codec.decode(c[None])[0, 0].float().cpu().numpy()
         self._audio[k] = audio
         if len(self._audio) > self.max_entries:
