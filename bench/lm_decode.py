@@ -44,9 +44,10 @@ def _prompt(model, seed: int, device: str) -> torch.Tensor:
 
 def child(args: argparse.Namespace) -> dict:
     from s2tts.inference.compile import compile_fast_step
+    from s2tts.inference.steps import prefill
+
     from s2tts.inference.generate import generate_batch
     from s2tts.inference.params import SamplingParams
-    from s2tts.inference.steps import prefill
 
     torch.set_num_threads(args.threads)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]

@@ -173,3 +173,30 @@ def test_next_batch_overlap_trains_one_update_behind(setup: tuple[Path, Path], t
     # step 1's update, so the updated policy sees it off-policy: the ratio moves away from 1
     assert rows[0]["ratio"] == pytest.approx(1.0, abs=1e-5)
     assert abs(rows[1]["ratio"] - 1.0) > 1e-5
+
+
+@pytest.mark.slow
+def test_the_shipped_smoke_config_runs_with_the_real_rewards(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from s2tts.training.run_config import load_config
+
+    root = Path(__file__).parents[3]
+    cfg = load_config(
+        RLRunConfig,
+        root / "configs" / "train" / "rl-smoke.yaml",
+        [
+            f"model.init_from={setup[0]}",  # instead of the LM smoke run's export
+            f"data.prompts={root / 'configs' / 'train' / 'rl-smoke-prompts.jsonl'}",
+            f"out_dir={tmp_path / 'smoke'}",
+            "steps=1",
+            "rollout.group_size=2",
+            "rollout.max_new_tokens=24",
+        ],
+    )
+    summary = train_rl(cfg)
+    row = read_metrics(tmp_path / "smoke" / "metrics.jsonl")[-1]
+    assert summary["steps"] == 1 and Path(summary["export"]).is_dir()
+    # between the guards' penalty and the most the weighted terms can give (1 + 0.25 + 0.25)
+    assert -1.0 <= row["reward_mean"] <= 1.5
+    assert "guard_finished_pass_rate" in row and "guard_duration_pass_rate" in row

@@ -81,7 +81,7 @@ class StepResult:
     stats: dict[str, float]
 
 
-def _reward_inputs(
+def reward_inputs(
     prompt: RLPrompt, rollouts: Sequence[Rollout], sample_rate: int, baseline: np.ndarray | None = None
 ) -> list[RewardInput]:
     return [
@@ -200,7 +200,7 @@ def collect(
         if baselines is not None and baselines[p] is not None and waveforms is not None:
             [base] = generate_group(model, baselines[p], cfg.rollout, p, seeds[:1])  # type: ignore[arg-type]
             baseline = waveforms.get(base.codes)
-        futures.append(pool.submit(_reward_inputs(prompt, group, sample_rate, baseline)))
+        futures.append(pool.submit(reward_inputs(prompt, group, sample_rate, baseline)))
         rollouts.extend(group)
     t_rolled = time.perf_counter()
     batch = pack_rollouts(
