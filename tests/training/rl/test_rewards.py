@@ -138,3 +138,10 @@ def test_bad_guard_configs() -> None:
         GuardConfig(min_chars_per_s=30.0, max_chars_per_s=10.0)
     with pytest.raises(TrainConfigError):
         GuardConfig(max_silence_s=0.0)
+
+
+def test_default_rewards_gate_quality_and_similarity_on_intelligibility() -> None:
+    cfg = RewardConfig()
+    assert not cfg.terms["intelligibility"].gated
+    assert all(cfg.terms[n].gated for n in ("similarity", "dnsmos", "distillmos"))
+    assert cfg.gate.metric == "intelligibility.error_rate"

@@ -72,9 +72,19 @@ class GateConfig:
     max_value: float | None = 0.5
 
 
+#: S2's three families: intelligibility, quality (preference), speaker similarity -- the last two
+#: behind the intelligibility gate.
+DEFAULT_TERMS = {
+    "intelligibility": RewardTerm(weight=1.0),
+    "similarity": RewardTerm(weight=0.5, gated=True),
+    "dnsmos": RewardTerm(weight=0.25, gated=True),
+    "distillmos": RewardTerm(weight=0.25, gated=True),
+}
+
+
 @dataclass(frozen=True)
 class RewardConfig:
-    terms: dict[str, RewardTerm] = field(default_factory=lambda: {"even_first_code": RewardTerm()})
+    terms: dict[str, RewardTerm] = field(default_factory=lambda: dict(DEFAULT_TERMS))
     gate: GateConfig = field(default_factory=GateConfig)
     guards: GuardConfig = field(default_factory=GuardConfig)
 
