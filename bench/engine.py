@@ -24,11 +24,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from s2tts.inference.steps import FrameSampler, SemanticHead, prefill, sample_frame  # noqa: E402
+
 from _common import peak_rss_mb  # noqa: E402
 from s2tts.checkpoint import init_checkpoint, load_checkpoint  # noqa: E402
 from s2tts.inference.engine import EngineConfig, TTSEngine  # noqa: E402
 from s2tts.inference.params import SamplingParams  # noqa: E402
-from s2tts.inference.steps import FrameSampler, SemanticHead, prefill, sample_frame  # noqa: E402
+from s2tts.inference.prepare import prepare_for_decode  # noqa: E402
 from s2tts.inference.types import SynthesisRequest  # noqa: E402
 from s2tts.models.codec import load_codec  # noqa: E402
 
@@ -144,6 +146,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         init_checkpoint(tmp, "bench-small", seed=0, codec_preset="small")
         ckpt = load_checkpoint(tmp, dtype=args.dtype)
+        prepare_for_decode(ckpt.model)
         codec = load_codec(tmp)
     results: dict[str, object] = {
         "threads": args.threads,

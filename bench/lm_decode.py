@@ -28,9 +28,10 @@ PROMPT_LEN = 69
 
 def _model(dtype: torch.dtype, device: str, preset: str = "bench-small"):
     from s2tts.checkpoint import random_model
+    from s2tts.inference.prepare import prepare_for_decode
     from s2tts.models.config import DualARConfig
 
-    return random_model(DualARConfig.preset(preset), seed=0, dtype=dtype, device=device)
+    return prepare_for_decode(random_model(DualARConfig.preset(preset), seed=0, dtype=dtype, device=device))
 
 
 def _prompt(model, seed: int, device: str) -> torch.Tensor:
@@ -43,9 +44,10 @@ def _prompt(model, seed: int, device: str) -> torch.Tensor:
 
 def child(args: argparse.Namespace) -> dict:
     from s2tts.inference.compile import compile_fast_step
+    from s2tts.inference.steps import prefill
+
     from s2tts.inference.generate import generate_batch
     from s2tts.inference.params import SamplingParams
-    from s2tts.inference.steps import prefill
 
     torch.set_num_threads(args.threads)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]

@@ -124,8 +124,8 @@ def random_model(
     std: float = 0.02,
 ) -> DualARTransformer:
     """A randomly initialised model built straight on ``device`` in ``dtype`` (meta init, no CPU
-    copy): benchmarks use it for the full ``s2-pro`` shape on a GPU."""
-    from s2tts.models.layout import use_decode_layout
+    copy): benchmarks use it for the full ``s2-pro`` shape on a GPU. Plain layout, like
+    ``load_model``."""
     from s2tts.models.weights import materialise_buffers
 
     with torch.device("meta"):
@@ -139,7 +139,39 @@ def random_model(
             else:
                 param.normal_(0.0, std, generator=gen)
     materialise_buffers(model, device)
-    return use_decode_layout(model).eval()
+    return model.eval()
+
+
+def preset_with_tokenizer(
+    preset: str = "tiny", codec_preset: str | None = "tiny", dtype: str = "float32"
+) -> tuple[DualARConfig, S2Tokenizer]:
+    """An LM preset made consistent with the byte-level tokenizer of random/small checkpoints
+    (and with the semantic codebook of ``codec_preset``): what ``init_checkpoint`` writes and
+    what pre-training from scratch starts from."""
+    base = DualARConfig.preset(preset)
+    if codec_preset is not None:
+        from s2tts.models.codec import CodecConfig
+
+        # The LM's codebook is the codec's semantic codebook (residual codes are clamped to theirs).
+        codec_config = CodecConfig.preset(codec_preset)
+        base = replace(base, codebook_size=codec_config.quantizer.semantic_codebook_size)
+    tokenizer = make_byte_tokenizer(base.codebook_size)
+    vocab = (
+        -(-tokenizer.vocab_size // 16) * 16
+        if codec_preset is not None
+        else max(base.vocab_size, tokenizer.vocab_size)
+    )
+    config = replace(
+        base,
+        vocab_size=vocab,
+        semantic_begin_id=tokenizer.semantic_begin_id,
+        semantic_end_id=tokenizer.semantic_end_id,
+        eos_token_id=tokenizer.im_end_id,
+        pad_token_id=tokenizer.pad_id,
+        audio_pad_token_id=tokenizer.token_to_id("<|audio_pad|>"),
+        dtype=dtype,
+    )
+    return config, tokenizer
 
 
 def init_checkpoint(
@@ -158,30 +190,12 @@ def init_checkpoint(
     if directory.is_dir() and any(directory.iterdir()) and not force:
         raise FileExistsError(f"{directory} is not empty; refusing to overwrite it (--force overwrites)")
     directory.mkdir(parents=True, exist_ok=True)
-    base = DualARConfig.preset(preset)
+    config, tokenizer = preset_with_tokenizer(preset, codec_preset, dtype)
     codec_config = None
     if codec_preset is not None:
         from s2tts.models.codec import CodecConfig
 
         codec_config = CodecConfig.preset(codec_preset)
-        # The LM's codebook is the codec's semantic codebook (residual codes are clamped to theirs).
-        base = replace(base, codebook_size=codec_config.quantizer.semantic_codebook_size)
-    tokenizer = make_byte_tokenizer(base.codebook_size)
-    vocab = (
-        -(-tokenizer.vocab_size // 16) * 16
-        if codec_config is not None
-        else max(base.vocab_size, tokenizer.vocab_size)
-    )
-    config = replace(
-        base,
-        vocab_size=vocab,
-        semantic_begin_id=tokenizer.semantic_begin_id,
-        semantic_end_id=tokenizer.semantic_end_id,
-        eos_token_id=tokenizer.im_end_id,
-        pad_token_id=tokenizer.pad_id,
-        audio_pad_token_id=tokenizer.token_to_id("<|audio_pad|>"),
-        dtype=dtype,
-    )
     model = random_init(DualARTransformer(config), seed).to(parse_dtype(dtype))
     save_model(model, directory)
     tokenizer.save(directory)

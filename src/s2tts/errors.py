@@ -47,6 +47,26 @@ class CodesError(S2TTSError, ValueError):
     """Codec codes of the wrong shape, dtype or range."""
 
 
+class TrainingError(S2TTSError):
+    """Base class of errors raised by the trainers (s2tts.training)."""
+
+
+class TrainConfigError(TrainingError, ValueError):
+    """A run config (YAML/TOML file or ``a.b=value`` override) is malformed or inconsistent."""
+
+
+class CheckpointError(TrainingError):
+    """A training checkpoint is missing, unreadable, or does not match the run it is loaded into."""
+
+
+class NonFiniteLossError(TrainingError):
+    """A loss or gradient became NaN/inf; the run stops and keeps its last good checkpoint."""
+
+
+class TrainingDataError(TrainingError, ValueError):
+    """Training data is missing, empty, or malformed."""
+
+
 class EngineError(S2TTSError):
     """Base class of engine-level errors (scheduling, limits)."""
 
@@ -68,3 +88,12 @@ class VoiceNotFoundError(S2TTSError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it plain.
         return str(self.args[0]) if self.args else "voice not found"
+
+
+class RewardError(TrainingError):
+    """Reward scoring failed (a reward could not be built, raised, or its worker died)."""
+
+
+class EvalError(S2TTSError, ValueError):
+    """An evaluation input is wrong: a test set that does not parse, a missing utterance, a scorer
+    model that is not installed, an unknown system."""

@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from s2tts.errors import WeightsError
+from s2tts.inference.prepare import prepare_for_decode
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.models.weights import load_model, save_model
 
@@ -104,13 +105,15 @@ def test_no_weights_and_unreadable_files(tmp_path: Path) -> None:
         load_model(tmp_path)
 
 
-def test_decode_layout_keeps_values_and_saves_contiguous(tmp_path: Path) -> None:
-    model = load_model(PARITY / "lm_a")  # fp32 on CPU: column-major Linear weights
+def test_load_gives_training_layout_and_prepare_gives_decode_layout(tmp_path: Path) -> None:
+    model = load_model(PARITY / "lm_a")  # plain: contiguous weights, as training wants them
+    assert model.fast.layers[0].feed_forward.w1.weight.is_contiguous()
+    prepare_for_decode(model)  # fp32 on CPU: column-major Linear weights
     weight = model.fast.layers[0].feed_forward.w1.weight
     assert not weight.is_contiguous() and weight.t().is_contiguous()
     raw = load_file(str(PARITY / "lm_a" / "model.safetensors"))
     assert torch.equal(weight, raw["audio_decoder.layers.0.feed_forward.w1.weight"])
     save_model(model, tmp_path)
     assert load_file(str(tmp_path / "model.safetensors"))["audio_decoder.output.weight"].is_contiguous()
-    bf16 = load_model(PARITY / "lm_a", dtype=torch.bfloat16)
+    bf16 = prepare_for_decode(load_model(PARITY / "lm_a", dtype=torch.bfloat16))
     assert bf16.fast.layers[0].feed_forward.w1.weight.is_contiguous()  # row-major is faster for bf16

@@ -52,6 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--chunk-length", type=int, default=300, help="UTF-8 bytes per text batch")
     g.add_argument("--no-ras", action="store_true", help="disable repetition-aware sampling")
     add_runtime_options(g)
+    g.add_argument(
+        "--quantize",
+        default=None,
+        choices=["none", "int8"],
+        help="weight-only int8 for the LM's Linear layers",
+    )
     g.add_argument("-o", "--output", type=Path, required=True)
     g.set_defaults(func=_generate_codes)
 
@@ -91,6 +97,7 @@ def _generate_codes(args: argparse.Namespace) -> int:
     from s2tts.inference.generate import stack_frames
     from s2tts.inference.long_form import generate_long_frames
     from s2tts.inference.params import SamplingParams
+    from s2tts.inference.prepare import prepare_for_decode
     from s2tts.text.prompt import Reference
 
     apply_threads(args)
@@ -102,6 +109,7 @@ def _generate_codes(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint, dtype=args.dtype, device=args.device)
     if ckpt.random_weights:
         print(f"s2tts: note: {RANDOM_NOTICE}", file=sys.stderr)
+    prepare_for_decode(ckpt.model, quantize=args.quantize)
     refs = [
         Reference(t, load_reference_codes(c))
         for c, t in zip(args.reference_codes, args.reference_text, strict=True)

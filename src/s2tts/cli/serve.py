@@ -56,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_runtime_options(p)
     p.add_argument("--compile", action="store_true", help="torch.compile the fast-AR step")
+    p.add_argument(
+        "--quantize",
+        default=None,
+        choices=["none", "int8"],
+        help="weight-only int8 for the LM's Linear layers",
+    )
     p.set_defaults(func=_serve)
 
     v = sub.add_parser("voices", help="add, list or remove stored voices on a running server")
@@ -122,7 +128,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = server_settings(args, os.environ)
     checkpoint = checkpoint_dir(args.checkpoint, os.environ)
-    engine = load_engine(checkpoint, args.dtype, args.device, engine_config(settings, args))
+    engine = load_engine(
+        checkpoint, args.dtype, args.device, engine_config(settings, args), quantize=args.quantize
+    )
     serve(engine, settings)
     return 0
 

@@ -31,6 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-new-tokens", type=int, default=1024, help="frames per text batch (+1)")
     p.add_argument("--chunk-length", type=int, default=200, help="UTF-8 bytes per text batch")
     add_runtime_options(p)
+    p.add_argument(
+        "--quantize",
+        default=None,
+        choices=["none", "int8"],
+        help="weight-only int8 for the LM's Linear layers",
+    )
     p.set_defaults(func=_speak)
 
 
@@ -58,7 +64,9 @@ def _speak(args: argparse.Namespace) -> int:
         seed=args.seed,
         chunk_length=args.chunk_length,
     )
-    engine = load_engine(args.checkpoint, args.dtype, args.device, EngineConfig(max_sessions=1))
+    engine = load_engine(
+        args.checkpoint, args.dtype, args.device, EngineConfig(max_sessions=1), quantize=args.quantize
+    )
     try:
         if engine.random_weights:
             print(f"s2tts: note: {RANDOM_NOTICE}", file=sys.stderr)

@@ -3,15 +3,18 @@
 One engine owns the LM, the codec, the KV caches and a scheduler thread::
 
     submit ─► waiting queue ─► admit (slot, prefix cache, prefill) ─► running batch
-    running batch, every frame:  sample_frame (all rows) ─► per row: codes ─► codec.decode_step
-                                 ─► AudioChunk to the request's consumer
-                                 batched slow step for continuing rows; finished rows leave,
-                                 new ones join between frames.
+    running batch, every frame:  Decoder.frame (all rows: sampling, fast AR, slow step)
+                                 ─► rows with a chunk due: one batched codec decode_step
+                                 ─► AudioChunk to each request's consumer
+                                 finished rows leave, new ones join between frames.
 
-* Rows of the batch are rows 0..B-1 of the caches; a leaving row is replaced by the last one
-  (its keys/values are copied), so the batch stays dense.
-* Each session has its own ``torch.Generator`` and its own sampler row, so a seeded request gives
-  the same codes alone or batched.
+* The slot table: ``_slots[b]`` is the session in row b; the ``Decoder`` (``decoder.py``) holds
+  that row's cache row, sampling settings, generator and hidden state. A leaving row is replaced
+  by the last one (``_release`` moves all of it in one call), so the batch stays dense.
+* Each session has its own ``torch.Generator`` and its noise is drawn from it alone, so a seeded
+  request gives the same codes alone or batched.
+* ``compile=True`` compiles the whole decode frame and warms every batch/length bucket before
+  the engine accepts work, so serving never compiles.
 * Reference audio is encoded once (``VoiceCache``); the keys/values of a system prompt with its
   reference voices are kept (``PrefixCache``), so a repeated voice prefills only the new text.
 * Long text runs batch after batch (``IterativePrompt``) inside one session: the cache keeps
@@ -46,14 +49,13 @@ from s2tts.errors import (
     RequestTimeoutError,
     S2TTSError,
 )
+from s2tts.inference.audio_stream import AudioStreams
 from s2tts.inference.caches import Prefix, PrefixCache, VoiceCache, audio_key, prompt_key
-from s2tts.inference.compile import compile_fast_step
+from s2tts.inference.decoder import Decoder, frame_budget
 from s2tts.inference.generate import stack_frames
 from s2tts.inference.metrics import EngineStats, RequestMetrics
 from s2tts.inference.session import Session, Sink
-from s2tts.inference.steps import FrameSampler, SemanticHead, frame_column, prefill, sample_frame, slow_step
 from s2tts.inference.types import AudioChunk, SynthesisRequest, VoiceReference
-from s2tts.models.kv_cache import KVCache
 from s2tts.text.prompt import IterativePrompt, Reference, too_long_hint
 
 log = logging.getLogger(__name__)
@@ -66,8 +68,8 @@ class EngineConfig:
     max_sessions: rows decoded together (cache slots). max_queue: requests allowed to wait.
     max_seq_len: positions per cache slot (None: the model's context). first_chunk_frames /
     chunk_frames: frames per audio chunk (small first chunk = low time to first audio).
-    prefix_cache_mb / voice_cache_entries: cache bounds. compile: torch.compile the fast-AR step
-    (pays off for bf16 and on CUDA). max_text_chars: longest accepted text.
+    prefix_cache_mb / voice_cache_entries: cache bounds. compile: torch.compile the whole decode
+    frame (CUDA graphs on CUDA), every bucket compiled when the engine starts. max_text_chars: longest accepted text.
     max_prefills_per_step: new requests admitted between two frames, so a burst of arrivals
     does not stall the audio of requests already streaming.
     """
@@ -107,19 +109,17 @@ class TTSEngine:
         self.sample_rate = int(codec.sample_rate)
         self.frame_length = int(codec.frame_length)
         self.frame_rate = self.sample_rate / self.frame_length
-        self._code_limits = torch.tensor(codec.codebook_sizes, dtype=torch.long).view(-1, 1) - 1
         self.device = self.model.slow.embeddings.weight.device
         cache_len = min(self.config.max_seq_len or model_cfg.slow.max_seq_len, model_cfg.slow.max_seq_len)
-        self.slow_cache, self.fast_cache = self.model.allocate_caches(self.config.max_sessions, cache_len)
-        self.head = SemanticHead.from_model(self.model)
-        # On CUDA, "reduce-overhead" also captures the step in CUDA graphs where inductor can.
-        mode = "reduce-overhead" if self.device.type == "cuda" else None
-        self.fast_step = compile_fast_step(self.model, mode=mode) if self.config.compile else None
+        self.decoder = Decoder(self.model, self.config.max_sessions, cache_len, compile=self.config.compile)
+        if self.config.compile:
+            with torch.inference_mode():
+                self.decoder.warmup()
+        self.audio = AudioStreams(codec)
         self.voices = VoiceCache(self.config.voice_cache_entries)
         self.prefixes = PrefixCache(self.config.prefix_cache_mb * 1024 * 1024)
         self.stats = EngineStats()
-        self._sampler = FrameSampler.empty()
-        self._active: list[Session] = []
+        self._slots: list[Session] = []  # row b of the batch is _slots[b]
         self._waiting: deque[Session] = deque()
         self._cond = threading.Condition()
         self._stop = False
@@ -129,7 +129,7 @@ class TTSEngine:
     # ------------------------------------------------------------------ public API
     @property
     def cache_len(self) -> int:
-        return self.slow_cache.max_seq_len
+        return self.decoder.cache_len
 
     @property
     def random_weights(self) -> bool:
@@ -168,11 +168,11 @@ class TTSEngine:
         with self._cond:
             if self._stop:
                 raise EngineError("engine is closed")
-            free_slots = max(0, self.config.max_sessions - len(self._active))
+            free_slots = max(0, self.config.max_sessions - len(self._slots))
             if len(self._waiting) >= self.config.max_queue + free_slots:
                 self.stats.incr("requests_rejected_total")
                 raise EngineOverloadedError(
-                    f"engine is at capacity ({len(self._active)} running, {len(self._waiting)} queued)"
+                    f"engine is at capacity ({len(self._slots)} running, {len(self._waiting)} queued)"
                 )
             self._waiting.append(session)
             self.stats.incr("requests_total")
@@ -233,7 +233,7 @@ class TTSEngine:
     def metrics(self) -> dict[str, float | int]:
         out = self.stats.snapshot()
         with self._cond:
-            out["sessions_active"] = len(self._active)
+            out["sessions_active"] = len(self._slots)
             out["queue_depth"] = len(self._waiting)
         out["max_sessions"] = self.config.max_sessions
         out["prefix_cache_hits_total"] = self.prefixes.hits
@@ -323,39 +323,39 @@ class TTSEngine:
         with torch.inference_mode():
             while True:
                 with self._cond:
-                    while not self._stop and not self._active and not self._waiting:
+                    while not self._stop and not self._slots and not self._waiting:
                         self._cond.wait()
                     if self._stop:
                         break
                 try:
                     self._drop_cancelled()
                     self._admit()
-                    if self._active:
+                    if self._slots:
                         self._decode_step()
                 except Exception as exc:  # a bug: fail the running requests, keep serving
                     log.exception("engine step failed")
-                    for s in list(reversed(self._active)):
+                    for s in list(reversed(self._slots)):
                         self._fail(s, EngineError(f"internal engine error: {exc}"))
-        for s in self._active + list(self._waiting):
+        for s in self._slots + list(self._waiting):
             _deliver(s, EngineError("engine closed"))
             s.finished.set()
 
     def _admit(self) -> None:
         admitted = 0
-        while len(self._active) < self.config.max_sessions and admitted < self.config.max_prefills_per_step:
+        while len(self._slots) < self.config.max_sessions and admitted < self.config.max_prefills_per_step:
             with self._cond:  # waiting -> active in one step, so submit() counts it exactly once
                 if not self._waiting:
                     return
                 session = self._waiting.popleft()
                 cancelled = session.cancelled.is_set()
                 if not cancelled:
-                    session.row = len(self._active)
-                    self._active.append(session)
+                    session.row = len(self._slots)
+                    self._slots.append(session)
             if cancelled:
                 self._finish_cancelled(session)
                 continue
             admitted += 1
-            self._sampler.add(session.request.sampling, session.generator)
+            self.decoder.open(session.row, session.request.sampling, session.generator)
             session.metrics.started = time.perf_counter()
             try:
                 self._start_first_batch(session)
@@ -367,16 +367,16 @@ class TTSEngine:
         key = prompt_key(system)
         prefix = self.prefixes.get(key)
         if prefix is not None:
-            self.slow_cache.load_prefix(s.row, prefix.k, prefix.v)
+            self.decoder.slow_cache.load_prefix(s.row, prefix.k, prefix.v)
             s.metrics.prefix_cache_hit = True
             self.stats.incr("prefix_cache_reused_tokens_total", prefix.length)
         else:
-            hidden = prefill(self.model, system.to(self.device), self.slow_cache, s.row, 0)
+            hidden = self.decoder.prefill(s.row, system, 0)
             s.metrics.prefill_tokens += system.shape[1]
-            k, v = self.slow_cache.read_prefix(s.row, system.shape[1])
+            k, v = self.decoder.slow_cache.read_prefix(s.row, system.shape[1])
             self.prefixes.put(key, Prefix(k, v, hidden))
         s.cached_len = system.shape[1]
-        s.codec_state = self.codec.init_decode_state(1)
+        s.codec_state = self.audio.open()
         self._start_batch(s)
 
     def _start_batch(self, s: Session) -> None:
@@ -389,40 +389,40 @@ class TTSEngine:
                 f"of {self.cache_len}; " + too_long_hint(s.plan.prefix_len, self.cache_len)
             )
         start = min(s.cached_len, s.plan.reusable_len)  # earlier batches may have left the prompt
-        new = prompt[:, start:].to(self.device)
-        s.hidden = prefill(self.model, new, self.slow_cache, s.row, start)
+        new = prompt[:, start:]
+        self.decoder.prefill(s.row, new, start)
         s.metrics.prefill_tokens += new.shape[1]
         self.stats.incr("prefill_tokens_total", new.shape[1])
         s.cached_len = length
         params = s.request.sampling
-        room = self.cache_len - length
-        s.budget = room if params.max_new_tokens == 0 else min(params.max_new_tokens - 1, room)
-        s.budget = min(s.budget, s.plan.frame_limit())
+        s.budget = min(frame_budget(self.cache_len, length, params), s.plan.frame_limit())
         s.batch_frames = []
-        self._sampler.reset_row(s.row)
         if self.checkpoint.random_weights and params.min_new_tokens == 0:
             # A random model stops at random; give its noise the length speech of this text would
             # have (about 1.3 frames per UTF-8 byte) so demos and the page always make audio.
             n = max(4, round(1.3 * len(s.plan.batches[s.plan.batch_index].encode())))
-            self._sampler.params[s.row] = replace(params, min_new_tokens=n + 1, max_new_tokens=n + 1)
+            self.decoder.set_params(s.row, replace(params, min_new_tokens=n + 1, max_new_tokens=n + 1))
             s.budget = min(s.budget, n)
+        else:
+            self.decoder.restart(s.row)
         if s.budget <= 0:
             raise PromptTooLongError(f"no room left to generate after a prompt of {length} tokens")
 
     def _decode_step(self) -> None:
-        active = list(self._active)  # rows as sampled; self._active changes as sessions leave
-        hidden = torch.stack([s.hidden for s in active])  # type: ignore[misc]
-        tokens, codes = sample_frame(
-            self.model, self.head, hidden, self.fast_cache, self._sampler, fast_step=self.fast_step
-        )
-        self.stats.step(len(active), self.config.max_sessions)
-        self.stats.incr("frames_total", len(active))
+        slots = list(self._slots)  # rows as decoded; self._slots changes as sessions leave
+        # Row b's new column goes at its next free position (rows about to end or to prefill a
+        # new text batch write a throwaway column there, never read: a prefill overwrites it).
+        out = self.decoder.frame([min(s.cached_len, self.cache_len - 1) for s in slots])
+        tokens = out.tokens.tolist()
+        codes = out.codes.cpu()
+        self.stats.step(len(slots), self.config.max_sessions)
+        self.stats.incr("frames_total", len(slots))
         eos = self.model.config.eos_token_id
-        continuing: list[Session] = []
+        due: list[Session] = []
         new_batch: list[Session] = []
         ended: list[Session] = []
         now = time.perf_counter()
-        for b, s in enumerate(active):
+        for b, s in enumerate(slots):
             if s.cancelled.is_set() or (s.deadline is not None and now > s.deadline):
                 ended.append(s)
                 continue
@@ -432,28 +432,16 @@ class TTSEngine:
                 s.pending.append(frame)
                 s.metrics.frames += 1
                 if len(s.pending) >= s.chunk_target():
-                    self._emit(s, last=False)
+                    due.append(s)
             if tokens[b] == eos or len(s.batch_frames) >= s.budget:
                 # cached_len already counts the frames fed back (all of them after an <|im_end|>,
                 # all but the last on budget); the next prompt repeats them, so prefill starts there.
                 s.plan.add_codes(stack_frames(s.batch_frames, self.num_codebooks))
                 (ended if s.plan.done else new_batch).append(s)
             else:
-                continuing.append(s)
-        for s in sorted(ended, key=lambda x: x.row, reverse=True):
-            self._end(s)
-        if continuing:
-            # Every remaining row takes a step; rows about to prefill a new batch write a throwaway
-            # column at their next free position, which their prefill then overwrites.
-            rows = self._active
-            index = {id(s): b for b, s in enumerate(active)}
-            picks = torch.tensor([index[id(s)] for s in rows], dtype=torch.long)
-            columns = frame_column([tokens[int(b)] for b in picks], codes[picks.to(codes.device)])
-            positions = [min(s.cached_len, self.cache_len - 1) for s in rows]
-            out = slow_step(self.model, columns, positions, self.slow_cache)
-            for s in continuing:
-                s.hidden = out[s.row]
-                s.cached_len += 1
+                s.cached_len += 1  # this frame's column is in the cache now
+        self._emit(due, last=False)
+        self._end_all(ended)
         for s in new_batch:
             try:
                 self._start_batch(s)
@@ -461,32 +449,46 @@ class TTSEngine:
                 self._fail(s, exc)
 
     # ------------------------------------------------------------------ leaving
-    def _emit(self, s: Session, last: bool) -> None:
-        codes = None
-        if s.pending:
-            codes = torch.stack(s.pending, 1).cpu()
-            codes = torch.minimum(codes, self._code_limits).clamp_min(0)
-            pcm = self.codec.decode_step(codes[None].to(self.codec.device), s.codec_state)
-            audio = pcm[0, 0].float().cpu().numpy()
+    def _emit(self, sessions: list[Session], last: bool) -> None:
+        """Decode the pending frames of these sessions in one batched codec call and send each
+        its chunk (with ``last``, also sessions with nothing pending: an empty final chunk)."""
+        todo = [s for s in sessions if s.pending]
+        decoded = self.audio.decode([(s.codec_state, torch.stack(s.pending, 1)) for s in todo])
+        audio_of = {}
+        for s, (audio, state) in zip(todo, decoded, strict=True):
+            s.codec_state = state
+            audio_of[id(s)] = (audio, self.codec.clamp_codes(torch.stack(s.pending, 1)))
             s.metrics.audio_seconds += audio.shape[0] / self.sample_rate
             s.pending = []
-        elif not last:
-            return
-        else:
-            audio = np.zeros(0, dtype=np.float32)
-        if s.metrics.first_audio is None and audio.size:
-            s.metrics.first_audio = time.perf_counter()
-        metrics = None
-        if last:
-            s.metrics.finished = time.perf_counter()
-            metrics = s.metrics.to_dict()
-        _deliver(
-            s, AudioChunk(audio, self.sample_rate, s.chunks_sent, is_last=last, metrics=metrics, codes=codes)
-        )
-        s.chunks_sent += 1
+        for s in sessions:
+            audio, codes = audio_of.get(id(s), (np.zeros(0, dtype=np.float32), None))
+            if codes is None and not last:
+                continue
+            if s.metrics.first_audio is None and audio.size:
+                s.metrics.first_audio = time.perf_counter()
+            metrics = None
+            if last:
+                s.metrics.finished = time.perf_counter()
+                metrics = s.metrics.to_dict()
+            chunk = AudioChunk(audio, self.sample_rate, s.chunks_sent, is_last=last, metrics=metrics, codes=codes)
+            _deliver(s, chunk)
+            s.chunks_sent += 1
 
-    def _end(self, s: Session) -> None:
-        """Remove a session whose text is done, or that was cancelled / timed out."""
+    def _end_all(self, sessions: list[Session]) -> None:
+        """End these sessions (highest row first, so compaction moves only live rows); the
+        completed ones get their final chunks from one batched decode."""
+        completed = []
+        for s in sorted(sessions, key=lambda x: x.row, reverse=True):
+            if self._end(s):
+                completed.append(s)
+        self._emit(completed, last=True)
+        for s in completed:
+            self.stats.finish(s.metrics)
+            s.finished.set()
+
+    def _end(self, s: Session) -> bool:
+        """Remove a session whose text is done, or that was cancelled / timed out. Returns True
+        for a completed one: the caller sends its last chunk and sets ``finished``."""
         if s.cancelled.is_set():
             self.stats.incr("requests_cancelled_total")
             self._release(s)
@@ -498,13 +500,13 @@ class TTSEngine:
         else:
             self._release(s)  # the slot is free before the consumer sees the last chunk
             self.stats.incr("requests_completed_total")
-            self._emit(s, last=True)
-            self.stats.finish(s.metrics)
+            return True
         s.finished.set()
+        return False
 
     def _fail(self, s: Session, exc: BaseException) -> None:
         self.stats.incr("requests_failed_total")
-        if s.row >= 0 and s in self._active:
+        if s.row >= 0 and s in self._slots:
             self._release(s)
         _deliver(s, exc)
         s.finished.set()
@@ -515,21 +517,19 @@ class TTSEngine:
         s.finished.set()
 
     def _drop_cancelled(self) -> None:
-        for s in sorted(self._active, key=lambda x: x.row, reverse=True):
-            if s.cancelled.is_set() or (s.deadline is not None and time.perf_counter() > s.deadline):
-                self._end(s)
+        now = time.perf_counter()
+        self._end_all([s for s in self._slots if s.cancelled.is_set() or (s.deadline is not None and now > s.deadline)])
 
     def _release(self, s: Session) -> None:
-        """Free s's row: the last row moves into it (cache, sampler row), keeping rows dense."""
-        row, last = s.row, len(self._active) - 1
+        """Free s's row: the last row moves into it (session, cache row, sampling state), keeping
+        rows dense."""
+        row, last = s.row, len(self._slots) - 1
         if row != last:
-            mover = self._active[last]
-            _copy_row(self.slow_cache, last, row, mover.cached_len + 1)
-            self._sampler.move(last, row)
-            self._active[row] = mover
+            mover = self._slots[last]
+            self.decoder.move(last, row, mover.cached_len + 1)
+            self._slots[row] = mover
             mover.row = row
-        self._sampler.remove(last)
-        self._active.pop()
+        self._slots.pop()
         s.row = -1
 
 
@@ -541,8 +541,3 @@ def _deliver(s: Session, item: AudioChunk | BaseException) -> None:
     except Exception:  # the consumer's failure, not the engine's
         log.warning("request %s: consumer failed to take a chunk; cancelling it", s.request_id, exc_info=True)
         s.cancel()
-
-
-def _copy_row(cache: KVCache, src: int, dst: int, length: int) -> None:
-    length = min(length, cache.max_seq_len)
-    cache.copy_prefix(src, dst, length)

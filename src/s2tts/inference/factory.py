@@ -9,6 +9,7 @@ from pathlib import Path
 from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.errors import WeightsError
 from s2tts.inference.engine import EngineConfig, TTSEngine
+from s2tts.inference.prepare import check_quantize, prepare_for_decode
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,17 @@ def load_engine(
     dtype: str = "float32",
     device: str = "cpu",
     config: EngineConfig | None = None,
+    quantize: str | None = None,
 ) -> TTSEngine:
     """LM + tokenizer + codec from one directory (``codec.pth`` or ``codec.safetensors`` beside
-    the LM files) -> a running TTSEngine."""
+    the LM files) -> a running TTSEngine. The LM is prepared for decoding (``prepare_for_decode``:
+    CPU decode layout, ``quantize="int8"`` for weight-only int8)."""
     from s2tts.models.codec import load_codec
 
     directory = Path(checkpoint) if checkpoint is not None else ensure_default_checkpoint()
+    check_quantize(quantize)
     ckpt = load_checkpoint(directory, dtype=dtype, device=device)
+    prepare_for_decode(ckpt.model, quantize=quantize)
     codec_path = ckpt.codec_path()
     if codec_path is None:
         raise WeightsError(

@@ -1,12 +1,13 @@
 """Code generation from prepared prompts: a streaming frame iterator and a batched API.
 
-``generate_frames`` yields one frame of codes (num_codebooks,) at a time -- what streaming needs.
-``generate_batch`` runs several prompts together, each row at its own length.
+Both run on :class:`s2tts.inference.decoder.Decoder` (the same frame function as the engine):
+``generate_frames`` yields one frame of codes (num_codebooks,) at a time -- what streaming
+needs; ``generate_batch`` runs several prompts together, each row at its own length.
 
 Stop rule (as the reference): a sequence ends when the main token is ``<|im_end|>`` (that frame
-is not returned) or after ``max_new_tokens`` steps, counting the prefill step. The reference
-computes one extra frame at the end and always drops it; we do not compute it, so
-``max_new_tokens = n`` yields at most ``n - 1`` frames, exactly the reference's output.
+is not returned) or when its budget (``frame_budget``) is spent. The reference computes one extra
+frame at the end and always drops it; we do not, so ``max_new_tokens = n`` yields at most
+``n - 1`` frames, exactly the reference's output.
 """
 
 from __future__ import annotations
@@ -15,17 +16,10 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from s2tts.errors import PromptError, PromptTooLongError
+from s2tts.errors import PromptError
+from s2tts.inference.decoder import Decoder, frame_budget
+from s2tts.inference.frame import FrameOut
 from s2tts.inference.params import SamplingParams
-from s2tts.inference.steps import (
-    FastStep,
-    FrameSampler,
-    SemanticHead,
-    frame_column,
-    prefill,
-    sample_frame,
-    slow_step,
-)
 from s2tts.models.dual_ar import DualARTransformer
 
 
@@ -34,15 +28,6 @@ def stack_frames(frames: Sequence[torch.Tensor], num_codebooks: int) -> torch.Te
     if not frames:
         return torch.zeros(num_codebooks, 0, dtype=torch.long)
     return torch.stack(list(frames), dim=1).cpu()
-
-
-def frame_budget(model: DualARTransformer, prompt_len: int, params: SamplingParams) -> int:
-    """How many frames a prompt of this length may produce under ``params``."""
-    limit = model.config.slow.max_seq_len
-    if prompt_len >= limit:
-        raise PromptTooLongError(f"prompt of {prompt_len} tokens does not fit the context of {limit}")
-    room = limit - prompt_len
-    return room if params.max_new_tokens == 0 else min(params.max_new_tokens - 1, room)
 
 
 def check_prompt(model: DualARTransformer, prompt: torch.Tensor) -> None:
@@ -54,38 +39,77 @@ def check_prompt(model: DualARTransformer, prompt: torch.Tensor) -> None:
 
 
 @torch.inference_mode()
+def decode_rows(
+    model: DualARTransformer,
+    prompts: Sequence[torch.Tensor],
+    params: Sequence[SamplingParams],
+    generators: Sequence[torch.Generator | None],
+    *,
+    compile: bool = False,
+    want_logits: bool = False,
+) -> Iterator[tuple[list[bool], FrameOut]]:
+    """The generation loop: prefill every prompt into its own slot, then one frame per step.
+
+    Yields (live, out) per frame: ``live[b]`` says row b's frame counts (not ended by
+    ``<|im_end|>`` and within its budget); finished rows keep stepping until all are done (their
+    outputs are ignored). Stops when every row has finished.
+    """
+    for p in prompts:
+        check_prompt(model, p)
+    context = model.config.slow.max_seq_len
+    lengths = [p.shape[1] for p in prompts]
+    budgets = [frame_budget(context, n, prm) for n, prm in zip(lengths, params, strict=True)]
+    if all(b <= 0 for b in budgets):
+        return
+    cache_len = max(n + b for n, b in zip(lengths, budgets, strict=True))
+    decoder = Decoder(model, len(prompts), cache_len, compile=compile)
+    for row, (prompt, prm, gen) in enumerate(zip(prompts, params, generators, strict=True)):
+        decoder.open(row, prm, gen)
+        decoder.prefill(row, prompt)
+    eos = model.config.eos_token_id
+    produced = [0] * len(prompts)
+    done = [b <= 0 for b in budgets]
+    while not all(done):
+        # A frame's column goes after the prompt and the frames before it; a finished row keeps
+        # writing at its last free position (never read again).
+        positions = [min(n + k, cache_len - 1) for n, k in zip(lengths, produced, strict=True)]
+        out = decoder.frame(positions, want_logits=want_logits)
+        tokens = out.tokens.tolist()
+        live = []
+        for b, tok in enumerate(tokens):
+            ok = not done[b] and tok != eos
+            live.append(ok)
+            if ok:
+                produced[b] += 1
+            if not ok or produced[b] >= budgets[b]:
+                done[b] = True
+        yield live, out
+
+
 def generate_frames(
     model: DualARTransformer,
     prompt: torch.Tensor,
     params: SamplingParams | None = None,
     generator: torch.Generator | None = None,
-    head: SemanticHead | None = None,
     logits_out: dict[str, list[torch.Tensor]] | None = None,
-    fast_step: FastStep | None = None,
+    *,
+    compile: bool = False,
 ) -> Iterator[torch.Tensor]:
     """Yield frames (num_codebooks,) int64 for one prompt (1+N, T).
 
-    ``fast_step`` replaces ``model.fast.step`` (see ``s2tts.inference.compile``)."""
+    logits_out, when given, collects each frame's constrained main-token logits under "slow"
+    (1, num_semantic + 1) and the fast steps' logits under "fast" (1, N - 1, codebook_size)."""
     params = params or SamplingParams()
-    check_prompt(model, prompt)
-    device = model.slow.embeddings.weight.device
-    prompt = prompt.to(device=device, dtype=torch.long)
-    length = prompt.shape[1]
-    frames = frame_budget(model, length, params)
-    if frames <= 0:
-        return
-    head = head or SemanticHead.from_model(model)
-    slow_cache, fast_cache = model.allocate_caches(1, length + frames)
-    sampler = FrameSampler.empty()
-    sampler.add(params, generator)
-    hidden = prefill(model, prompt, slow_cache, 0).unsqueeze(0)
-    for i in range(frames):
-        tokens, codes = sample_frame(model, head, hidden, fast_cache, sampler, logits_out, fast_step)
-        if tokens[0] == model.config.eos_token_id:
+    for live, out in decode_rows(
+        model, [prompt], [params], [generator], compile=compile, want_logits=logits_out is not None
+    ):
+        if logits_out is not None:
+            assert out.slow_logits is not None and out.fast_logits is not None
+            logits_out.setdefault("slow", []).append(out.slow_logits)
+            logits_out.setdefault("fast", []).append(out.fast_logits)
+        if not live[0]:
             return
-        yield codes[0]
-        if i + 1 < frames:
-            hidden = slow_step(model, frame_column(tokens, codes), [length + i], slow_cache)
+        yield out.codes[0]
 
 
 def generate_codes(
@@ -98,13 +122,13 @@ def generate_codes(
     return stack_frames(list(generate_frames(model, prompt, params, generator)), model.config.num_codebooks)
 
 
-@torch.inference_mode()
 def generate_batch(
     model: DualARTransformer,
     prompts: Sequence[torch.Tensor],
     params: SamplingParams | Sequence[SamplingParams] | None = None,
     generators: Sequence[torch.Generator | None] | None = None,
-    fast_step: FastStep | None = None,
+    *,
+    compile: bool = False,
 ) -> list[torch.Tensor]:
     """Generate for several prompts at once; each row keeps its own position and stop.
 
@@ -118,38 +142,9 @@ def generate_batch(
     gens = list(generators) if generators is not None else [None] * bsz
     if len(plist) != bsz or len(gens) != bsz:
         raise PromptError("params and generators must match the number of prompts")
-    device = model.slow.embeddings.weight.device
-    for p in prompts:
-        check_prompt(model, p)
-    lengths = [p.shape[1] for p in prompts]
-    budgets = [frame_budget(model, n, prm) for n, prm in zip(lengths, plist, strict=True)]
-    head = SemanticHead.from_model(model)
-    slow_cache, fast_cache = model.allocate_caches(
-        bsz, max(n + b for n, b in zip(lengths, budgets, strict=True))
-    )
-    sampler = FrameSampler.empty()
-    hidden_rows = []
-    for row, (p, prm, g) in enumerate(zip(prompts, plist, gens, strict=True)):
-        sampler.add(prm, g)
-        hidden_rows.append(prefill(model, p.to(device=device, dtype=torch.long), slow_cache, row))
-    hidden = torch.stack(hidden_rows)
     outputs: list[list[torch.Tensor]] = [[] for _ in range(bsz)]
-    done = [b <= 0 for b in budgets]
-    step = 0
-    while not all(done):
-        tokens, codes = sample_frame(model, head, hidden, fast_cache, sampler, fast_step=fast_step)
+    for live, out in decode_rows(model, prompts, plist, gens, compile=compile):
         for b in range(bsz):
-            if done[b]:
-                continue
-            if tokens[b] == model.config.eos_token_id:
-                done[b] = True
-                continue
-            outputs[b].append(codes[b])
-            if len(outputs[b]) >= budgets[b]:
-                done[b] = True
-        if all(done):
-            break
-        step += 1
-        positions = [min(n + step - 1, slow_cache.max_seq_len - 1) for n in lengths]
-        hidden = slow_step(model, frame_column(tokens, codes), positions, slow_cache)
+            if live[b]:
+                outputs[b].append(out.codes[b])
     return [stack_frames(o, model.config.num_codebooks) for o in outputs]

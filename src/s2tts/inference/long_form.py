@@ -14,7 +14,6 @@ import torch
 
 from s2tts.inference.generate import generate_frames, stack_frames
 from s2tts.inference.params import SamplingParams
-from s2tts.inference.steps import SemanticHead
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.text.prompt import IterativePrompt, PromptBuilder, Reference
 
@@ -30,10 +29,9 @@ def generate_long_frames(
 ) -> Iterator[torch.Tensor]:
     """Yield frames (num_codebooks,) of every text batch in order."""
     plan = IterativePrompt(builder, text, references, chunk_length=chunk_length)
-    head = SemanticHead.from_model(model)
     while not plan.done:
         frames: list[torch.Tensor] = []
-        for frame in generate_frames(model, plan.next_prompt(), params, generator, head=head):
+        for frame in generate_frames(model, plan.next_prompt(), params, generator):
             frames.append(frame)
             yield frame
         plan.add_codes(stack_frames(frames, model.config.num_codebooks))

@@ -70,17 +70,42 @@ def exponential_noise(
     return out
 
 
-def filtered_probs(logits: torch.Tensor, rs: RowSampling) -> tuple[torch.Tensor, torch.Tensor]:
-    """logits (B, V) -> (probs (B, K), token indices (B, K)) over the kept top-K candidates."""
+def filtered_logprobs(
+    logits: torch.Tensor,
+    temperature: torch.Tensor,
+    top_p: torch.Tensor,
+    top_k: torch.Tensor,
+    width: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """logits (B, V); per-row temperature/top_p (B, 1) float, top_k (B, 1) int ->
+    (log-probs (B, K), token indices (B, K)) over the top K = min(width, V) candidates, with the
+    removed ones at -inf. Pure tensor code: no host sync, static shapes for a static width."""
     logits = logits.float()
-    k = min(rs.k_max, logits.shape[-1])
+    k = min(width, logits.shape[-1])
     values, indices = torch.topk(logits, k, dim=-1)  # sorted, descending
     mass = torch.exp(values - torch.logsumexp(logits, dim=-1, keepdim=True)).cumsum(dim=-1)
     ranks = torch.arange(k, device=logits.device).view(1, -1)
-    remove = (mass > rs.top_p) | (ranks >= rs.top_k)
-    remove[:, 0] = False
-    values = values.masked_fill(remove, float("-inf")) / rs.temperature.clamp_min(1e-5)
-    return torch.softmax(values, dim=-1), indices
+    # top_p = 1 keeps everything: the float cumulative mass can round above 1.0 in the tail
+    remove = (((mass > top_p) & (top_p < 1.0)) | (ranks >= top_k)) & (ranks > 0)  # rank 0 is always kept
+    values = values.masked_fill(remove, float("-inf")) / temperature.clamp_min(1e-5)
+    return torch.log_softmax(values, dim=-1), indices
+
+
+def draw(
+    logprobs: torch.Tensor, indices: torch.Tensor, noise: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exponential race over kept candidates: logprobs/indices (B, K), noise (B, K) Exp(1).
+
+    Returns (token indices (B,), their log-probabilities (B,))."""
+    # The sampling width may exceed the candidates (top_k above the vocabulary): K <= width.
+    choice = (logprobs.exp() / noise[..., : logprobs.shape[-1]]).argmax(dim=-1, keepdim=True)
+    return indices.gather(-1, choice).squeeze(-1), logprobs.gather(-1, choice).squeeze(-1)
+
+
+def filtered_probs(logits: torch.Tensor, rs: RowSampling) -> tuple[torch.Tensor, torch.Tensor]:
+    """logits (B, V) -> (probs (B, K), token indices (B, K)) over the kept top-K candidates."""
+    logprobs, indices = filtered_logprobs(logits, rs.temperature, rs.top_p, rs.top_k, rs.k_max)
+    return logprobs.exp(), indices
 
 
 def sample(
@@ -89,7 +114,6 @@ def sample(
     """logits (B, V) -> token indices (B,) int64."""
     if rs.all_greedy:
         return logits.argmax(dim=-1)
-    probs, indices = filtered_probs(logits, rs)
-    noise = exponential_noise(rs.top_k_list, probs.shape[1], generators, probs.device)
-    choice = (probs / noise).argmax(dim=-1, keepdim=True)
-    return indices.gather(-1, choice).squeeze(-1)
+    logprobs, indices = filtered_logprobs(logits, rs.temperature, rs.top_p, rs.top_k, rs.k_max)
+    noise = exponential_noise(rs.top_k_list, logprobs.shape[1], generators, logprobs.device)
+    return draw(logprobs, indices, noise)[0]

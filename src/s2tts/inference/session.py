@@ -19,8 +19,8 @@ Sink = Callable[[AudioChunk | BaseException], None]
 class Session:
     """One request being served. Owned by the engine thread once admitted.
 
-    row: its slot in the batch (rows 0..B-1 of the KV caches). cached_len: positions of its
-    cache row that hold valid keys/values. hidden: (dim,) slow state the next frame is drawn from.
+    row: its slot in the batch (rows 0..B-1 of the decoder's slot table). cached_len: positions
+    of its cache row that hold valid keys/values (the next frame's column goes there).
     """
 
     request: SynthesisRequest
@@ -34,7 +34,6 @@ class Session:
     row: int = -1
     cached_len: int = 0
     budget: int = 0
-    hidden: torch.Tensor | None = None
     codec_state: object | None = None
     batch_frames: list[torch.Tensor] = field(default_factory=list)
     pending: list[torch.Tensor] = field(default_factory=list)

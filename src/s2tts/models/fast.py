@@ -28,7 +28,7 @@ class FastTransformer(nn.Module):
             nn.Identity() if cfg.dim == config.slow.dim else nn.Linear(config.slow.dim, cfg.dim, bias=False)
         )
         self.embeddings = nn.Embedding(config.codebook_size, cfg.dim)
-        self.layers = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layer))
+        self.layers = nn.ModuleList(TransformerBlock(cfg, i) for i in range(cfg.n_layer))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.output = nn.Linear(cfg.dim, config.codebook_size, bias=False)
         self.register_buffer(
@@ -57,8 +57,8 @@ class FastTransformer(nn.Module):
         input_pos = pos.view(1, t).expand(bsz, t)
         mask = (torch.arange(length, device=x.device).view(1, -1) <= pos.view(-1, 1)).view(1, 1, t, length)
         rope = self.rope[pos]
-        for i, layer in enumerate(self.layers):
-            x = layer(x, rope, mask, (cache.k[i], cache.v[i]), input_pos, None, pos)
+        for layer in self.layers:
+            x = layer(x, rope, mask, cache, input_pos)
         return self.output(self.norm(x[:, -1]))
 
     def teacher_forced(self, hidden: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:

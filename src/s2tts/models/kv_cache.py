@@ -50,6 +50,29 @@ class KVCache:
     def nbytes(self) -> int:
         return self.k.numel() * self.k.element_size() * 2
 
+    def update(
+        self,
+        layer: int,
+        input_pos: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        kv_len: int | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The one write path: store new keys/values, return the layer's window to attend over.
+
+        input_pos: (B, T) positions of rows 0..B-1; k, v: (B, T, n_kv_head, head_dim).
+        Returns keys, values (B, n_kv_head, kv_len, head_dim) of rows 0..B-1, positions
+        [0, kv_len) (default: all). Shapes depend only on B, T and kv_len, never on the positions.
+        """
+        bsz = k.shape[0]
+        rows = torch.arange(bsz, device=k.device).unsqueeze(1)  # (B, 1)
+        k_layer, v_layer = self.k[layer], self.v[layer]
+        # Advanced indices on dims 0 and 2 around a slice: the indexed view is (B, T, H_kv, hd).
+        k_layer[rows, :, input_pos] = k.to(k_layer.dtype)
+        v_layer[rows, :, input_pos] = v.to(v_layer.dtype)
+        length = self.max_seq_len if kv_len is None else kv_len
+        return k_layer[:bsz, :, :length], v_layer[:bsz, :, :length]
+
     def copy_prefix(self, src_row: int, dst_row: int, length: int) -> None:
         """Copy the first ``length`` positions of one slot into another (prefix reuse)."""
         self.k[:, dst_row, :, :length] = self.k[:, src_row, :, :length]

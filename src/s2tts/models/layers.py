@@ -9,9 +9,12 @@ Attention has two modes:
 
 * without a cache: full causal attention over the given sequence (prefill with no cache, and the
   training path);
-* with a cache layer ``(k_cache, v_cache)`` of shape (B_max, H_kv, T_max, hd): keys/values of the
-  new tokens are written at ``input_pos`` (B, T) in rows ``0..B-1``, then each query attends to
-  cached positions ``<=`` its own (the mask is given by the caller, shared by all layers).
+* with a :class:`KVCache`: keys/values of the new tokens are written at ``input_pos`` (B, T) of
+  rows ``0..B-1`` through the cache's one write path (``cache.update``), then the queries attend
+  over a static window ``[0, kv_len)`` of the cache under a position mask given by the caller
+  (shared by all layers). ``kv_len`` is a Python int the caller picks from a few buckets, so a
+  compiled step sees a new shape only when a sequence crosses a bucket, while the attention cost
+  still follows the live length rather than the cache's capacity.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from s2tts.models.config import TransformerConfig
+from s2tts.models.kv_cache import KVCache
 from s2tts.models.norm import RMSNorm
 from s2tts.models.rope import apply_rope
 
@@ -35,8 +39,9 @@ def causal_mask(input_pos: torch.Tensor, length: int) -> torch.Tensor:
 
 
 class Attention(nn.Module):
-    def __init__(self, cfg: TransformerConfig) -> None:
+    def __init__(self, cfg: TransformerConfig, layer_index: int = 0) -> None:
         super().__init__()
+        self.layer_index = layer_index
         self.n_head = cfg.n_head
         self.n_kv_head = cfg.n_kv_head
         self.head_dim = cfg.head_dim
@@ -52,18 +57,14 @@ class Attention(nn.Module):
         x: torch.Tensor,
         rope: torch.Tensor,
         mask: torch.Tensor | None = None,
-        cache: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cache: KVCache | None = None,
         input_pos: torch.Tensor | None = None,
         kv_len: int | None = None,
-        start_pos: int | torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """x: (B, T, dim); rope: (T|B,T, hd/2, 2); mask: (B, 1, T, L) bool, True = attend.
+        """x: (B, T, dim); rope: (T|B,T, hd/2, 2); mask: (B|1, 1, T, kv_len) bool, True = attend.
 
-        cache/input_pos: cache layer tensors (B_max, H_kv, T_max, hd) and positions (B, T).
-        kv_len: attend over cache positions [0, kv_len) only (default: the whole cache).
-        start_pos: when every row writes positions start_pos..start_pos+T-1, a plain slice write
-        replaces the scattered one (cheaper; the result is the same). A (T,) tensor means every
-        row writes at those positions (index_copy: one graph for all positions when compiled).
+        cache/input_pos: the stack's cache and the new tokens' positions (B, T).
+        kv_len: attend over cache positions [0, kv_len) (default: the whole cache).
         Returns (B, T, dim).
         """
         bsz, seqlen, _ = x.shape
@@ -79,21 +80,7 @@ class Attention(nn.Module):
         k = apply_rope(k, rope)  # (B, T, Hkv, hd)
         if cache is not None:
             assert input_pos is not None
-            k_cache, v_cache = cache
-            if isinstance(start_pos, torch.Tensor):
-                k_cache[:bsz].index_copy_(2, start_pos, k.transpose(1, 2).to(k_cache.dtype))
-                v_cache[:bsz].index_copy_(2, start_pos, v.transpose(1, 2).to(v_cache.dtype))
-            elif start_pos is not None:
-                k_cache[:bsz, :, start_pos : start_pos + seqlen] = k.transpose(1, 2)
-                v_cache[:bsz, :, start_pos : start_pos + seqlen] = v.transpose(1, 2)
-            else:
-                rows = torch.arange(bsz, device=x.device).unsqueeze(1)  # (B, 1)
-                # Advanced indices on dims 0 and 2 around a slice: the indexed view is (B, T, Hkv, hd).
-                k_cache[rows, :, input_pos] = k.to(k_cache.dtype)
-                v_cache[rows, :, input_pos] = v.to(v_cache.dtype)
-            length = kv_len if kv_len is not None else k_cache.shape[2]
-            keys = k_cache[:bsz, :, :length]
-            values = v_cache[:bsz, :, :length]
+            keys, values = cache.update(self.layer_index, input_pos, k, v, kv_len)
         else:
             keys = k.transpose(1, 2)
             values = v.transpose(1, 2)
@@ -124,9 +111,9 @@ class FeedForward(nn.Module):
 class TransformerBlock(nn.Module):
     """Pre-norm block: h = x + attn(norm(x)); out = h + ffn(norm(h))."""
 
-    def __init__(self, cfg: TransformerConfig) -> None:
+    def __init__(self, cfg: TransformerConfig, layer_index: int = 0) -> None:
         super().__init__()
-        self.attention = Attention(cfg)
+        self.attention = Attention(cfg, layer_index)
         self.feed_forward = FeedForward(cfg)
         self.attention_norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.ffn_norm = RMSNorm(cfg.dim, cfg.norm_eps)
@@ -136,10 +123,9 @@ class TransformerBlock(nn.Module):
         x: torch.Tensor,
         rope: torch.Tensor,
         mask: torch.Tensor | None = None,
-        cache: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cache: KVCache | None = None,
         input_pos: torch.Tensor | None = None,
         kv_len: int | None = None,
-        start_pos: int | torch.Tensor | None = None,
     ) -> torch.Tensor:
-        h = x + self.attention(self.attention_norm(x), rope, mask, cache, input_pos, kv_len, start_pos)
+        h = x + self.attention(self.attention_norm(x), rope, mask, cache, input_pos, kv_len)
         return h + self.feed_forward(self.ffn_norm(h))

@@ -32,7 +32,7 @@ class SlowTransformer(nn.Module):
         self.config = config
         self.embeddings = nn.Embedding(config.vocab_size, cfg.dim)
         self.codebook_embeddings = nn.Embedding(config.codebook_size * config.num_codebooks, cfg.dim)
-        self.layers = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.n_layer))
+        self.layers = nn.ModuleList(TransformerBlock(cfg, i) for i in range(cfg.n_layer))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.register_buffer(
             "rope", rope_table(cfg.max_seq_len, cfg.head_dim, cfg.rope_base), persistent=False
@@ -63,14 +63,13 @@ class SlowTransformer(nn.Module):
         mask: torch.Tensor | None = None,
         scale: bool = True,
         return_layers: bool = False,
-        start_pos: int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Run the decoder stack.
 
         values: (B, 1+N, T). Without a cache: full causal attention at positions 0..T-1.
         With a cache: tokens sit at ``input_pos`` (B, T) of rows 0..B-1 and attend to cache
-        positions [0, kv_len); ``mask`` (B, 1, T, kv_len) defaults to the causal mask of input_pos.
-        start_pos: set when every row's input_pos is start_pos..start_pos+T-1 (cheaper cache write).
+        positions [0, kv_len) (default: the whole cache); ``mask`` (B, 1, T, kv_len) defaults to
+        the causal mask of input_pos, so the shapes depend on kv_len, not on the positions.
         Returns the normed hidden states (B, T, dim) (plus each block's output if return_layers).
         """
         x = self.embed(values, scale=scale)
@@ -78,15 +77,12 @@ class SlowTransformer(nn.Module):
         rope = self.rope[: x.shape[1]] if input_pos is None else self.rope[input_pos]
         if cache is not None:
             assert input_pos is not None, "a cache needs explicit input positions"
-            length = kv_len if kv_len is not None else cache.max_seq_len
-            # One new token per row, all at kv_len - 1: every cached key is visible, no mask needed.
-            single = x.shape[1] == 1 and start_pos is not None and kv_len == start_pos + 1
-            if mask is None and not single:
-                mask = causal_mask(input_pos, length)
+            kv_len = kv_len if kv_len is not None else cache.max_seq_len
+            if mask is None:
+                mask = causal_mask(input_pos, kv_len)
         outputs: list[torch.Tensor] = []
-        for i, layer in enumerate(self.layers):
-            layer_cache = (cache.k[i], cache.v[i]) if cache is not None else None
-            x = layer(x, rope, mask, layer_cache, input_pos, kv_len, start_pos)
+        for layer in self.layers:
+            x = layer(x, rope, mask, cache, input_pos, kv_len)
             if return_layers:
                 outputs.append(x)
         hidden = self.norm(x)

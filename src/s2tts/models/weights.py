@@ -27,7 +27,6 @@ from safetensors.torch import save_file
 from s2tts.errors import WeightsError
 from s2tts.models.config import DualARConfig
 from s2tts.models.dual_ar import DualARTransformer
-from s2tts.models.layout import use_decode_layout
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +209,8 @@ def load_model(
 ) -> DualARTransformer:
     """Load a Dual-AR checkpoint directory (config.json + weights) onto ``device`` in ``dtype``.
 
-    fp32 CPU weights are stored column-major for fast batch-1 decoding (``models.layout``)."""
+    The model is plain (training layout, contiguous weights); ``s2tts.inference.prepare_for_decode``
+    makes a decoding model of it."""
     path = Path(path)
     if config is None:
         config = DualARConfig.from_json(path if path.is_dir() else path.parent)
@@ -219,7 +219,7 @@ def load_model(
         model = DualARTransformer(config)
     load_state_into(model, iter_checkpoint(path), torch_dtype, device)
     materialise_buffers(model, device)
-    return use_decode_layout(model).eval()
+    return model.eval()
 
 
 def save_model(model: DualARTransformer, directory: str | Path, shard_bytes: int | None = None) -> None:

@@ -146,6 +146,13 @@ class Codec(nn.Module):
             [self.decoder.step(z, state).transpose(1, 2) for z in latent.split(step, dim=1)], dim=-1
         )
 
+    def clamp_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (..., 10, T) int -> the same with each row clamped into its codebook, as the
+        reference does before decoding (the LM samples residual codes from 4096 values, the
+        residual codebooks hold 1024)."""
+        limits = torch.tensor(self.codebook_sizes, dtype=codes.dtype, device=codes.device).view(-1, 1) - 1
+        return torch.minimum(codes, limits).clamp_min(0)
+
     # -- streaming -----------------------------------------------------------------------------
     def init_encode_state(self, batch_size: int = 1) -> EncodeState:
         device, dtype = self.device, self.dtype

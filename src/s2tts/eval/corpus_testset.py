@@ -1,0 +1,153 @@
+"""A JSONL test set from a synthetic corpus's held-out data (``s2tts eval-testset``).
+
+Reads the corpus manifest (``s2tts.data.manifest``) and draws, with a seeded
+``numpy.random.Generator``, up to ``per_category`` cases of each kind from the held-out splits
+only (``heldout_text``: sentences never trained on; ``heldout_speaker``: voices and sentences never
+trained on), English unless a category says otherwise:
+
+* ``plain``: a held-out sentence, no reference voice;
+* ``clone``: a held-out sentence spoken by a held-out speaker, whose reference is *another*
+  utterance of that speaker (its audio and transcript);
+* ``tagged``: for every tag type the corpus applied (whisper, fast, loud, high pitch, breath...),
+  a pair of cases with the same seed: ``[tag] sentence`` and the sentence alone (its
+  ``baseline``), so the tag's acoustic effect can be measured; span tags are moved before the
+  sentence (the measurement takes the whole clip), event tags keep their place;
+* ``dialogue``: a held-out multi-speaker dialogue as written, with one reference per speaker;
+* ``long``: held-out sentences of one speaker joined until the text is long enough for at least a
+  minute of speech (``LONG_WORDS`` words at about 2.5 words per second), with a reference;
+* ``multilingual``: held-out sentences in each other language of the corpus, with a reference of
+  the same speaker when one exists.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from s2tts.errors import EvalError
+from s2tts.eval.instruction import rule_for
+from s2tts.eval.testset import PromptVoice, TestCase, write_testset
+
+HELDOUT = ("heldout_text", "heldout_speaker")
+LONG_WORDS = 170
+
+
+def write_corpus_testset(
+    corpus: str | Path, out: str | Path, per_category: int = 10, seed: int = 0
+) -> tuple[Path, dict[str, int]]:
+    """Write the test set to ``out`` (JSONL); returns (path, cases per category)."""
+    from s2tts.data.manifest import ManifestError, read_manifest
+
+    corpus = Path(corpus)
+    try:
+        rows = read_manifest(corpus)
+    except ManifestError as exc:
+        raise EvalError(str(exc)) from exc
+    root = corpus if corpus.is_dir() else corpus.parent
+    rng = np.random.default_rng(seed)
+    held = [r for r in rows if r.split in HELDOUT]
+    if not held:
+        raise EvalError(f"{corpus}: the manifest has no held-out rows (splits {', '.join(HELDOUT)})")
+    by_speaker: dict[str, list] = defaultdict(list)
+    for r in rows:
+        if r.kind == "single" and not r.tags:
+            by_speaker[r.speaker_id].append(r)
+
+    def pick(items: list, n: int) -> list:
+        if len(items) <= n:
+            return list(items)
+        return [items[i] for i in sorted(rng.choice(len(items), n, replace=False))]
+
+    def reference(speaker: str, exclude: str) -> PromptVoice | None:
+        pool = [r for r in by_speaker.get(speaker, []) if r.id != exclude]
+        if not pool:
+            return None
+        r = pool[int(rng.integers(len(pool)))]
+        return PromptVoice((root / r.path).resolve(), r.plain_text, speaker)
+
+    singles = [r for r in held if r.kind == "single" and not r.tags]
+    english = [r for r in singles if r.language == "en"]
+    cases: list[TestCase] = []
+    for r in pick([r for r in english if r.split == "heldout_text"] or english, per_category):
+        cases.append(TestCase(f"plain-{r.id}", r.plain_text, category="plain", language="en"))
+    clone_pool = [r for r in english if r.split == "heldout_speaker"]
+    for r in pick(clone_pool, per_category):
+        ref = reference(r.speaker_id, r.id)
+        if ref is not None:
+            cases.append(
+                TestCase(f"clone-{r.id}", r.plain_text, (ref,), category="clone", speakers=(r.speaker_id,))
+            )
+    tagged: dict[str, list] = defaultdict(list)
+    for r in held:
+        if r.kind == "single" and len(r.tags) == 1 and rule_for(r.tags[0].tag) is not None:
+            tagged[r.tags[0].tag].append(r)
+    for tag, items in sorted(tagged.items()):
+        for k, r in enumerate(pick(items, per_category)):
+            seed_k = int(rng.integers(2**31))
+            is_event = rule_for(tag)[0] == "event"  # type: ignore[index]
+            text = r.text if is_event else f"[{tag}] {r.plain_text}"
+            base_id = f"tag-{r.id}-plain"
+            cases.append(TestCase(base_id, r.plain_text, category="tagged", language=r.language, seed=seed_k))
+            cases.append(
+                TestCase(
+                    f"tag-{r.id}-{k}",
+                    text,
+                    category="tagged",
+                    language=r.language,
+                    tags=(tag,),
+                    baseline=base_id,
+                    seed=seed_k,
+                )
+            )
+    for r in pick([r for r in held if r.kind == "dialogue"], per_category):
+        turns = sorted({(t.speaker_index, t.speaker_id) for t in r.turns})
+        refs = [reference(spk, r.id) for _, spk in turns]
+        if (
+            turns
+            and all(ref is not None for ref in refs)
+            and [i for i, _ in turns] == list(range(len(turns)))
+        ):
+            cases.append(
+                TestCase(
+                    f"dialogue-{r.id}",
+                    r.text,
+                    tuple(refs),
+                    category="dialogue",
+                    speakers=tuple(s for _, s in turns),
+                )
+            )  # type: ignore[arg-type]
+    held_by_speaker: dict[str, list] = defaultdict(list)
+    for r in english:
+        held_by_speaker[r.speaker_id].append(r)
+    speakers = sorted(held_by_speaker, key=lambda s: -len(held_by_speaker[s]))
+    for n, speaker in enumerate(speakers[:per_category]):
+        parts = [r for r in held_by_speaker[speaker]]
+        rng.shuffle(parts)
+        text, used = [], 0
+        for r in parts:
+            text.append(r.plain_text)
+            used += len(r.plain_text.split())
+            if used >= LONG_WORDS:
+                break
+        ref = reference(speaker, "")
+        if used >= LONG_WORDS and ref is not None:
+            cases.append(
+                TestCase(
+                    f"long-{n:03d}-{speaker}", " ".join(text), (ref,), category="long", speakers=(speaker,)
+                )
+            )
+    for language in sorted({r.language for r in singles} - {"en"}):
+        for r in pick([r for r in singles if r.language == language], per_category):
+            ref = reference(r.speaker_id, r.id)
+            refs = (ref,) if ref is not None else ()
+            cases.append(
+                TestCase(f"{language}-{r.id}", r.plain_text, refs, language=language, category="multilingual")
+            )
+    if not cases:
+        raise EvalError(f"{corpus}: no usable held-out cases")
+    counts: dict[str, int] = defaultdict(int)
+    for c in cases:
+        counts[c.category] += 1
+    return write_testset(out, cases), dict(counts)

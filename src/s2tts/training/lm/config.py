@@ -1,0 +1,122 @@
+"""The LM trainer's run config (YAML/TOML + ``a.b=value`` overrides, see ``run_config``).
+
+Sections::
+
+    out_dir, steps, seed, device, threads (torch intra-op threads), precision, distributed
+    model:  preset + codec_preset (pre-training from random init) or init_from (a checkpoint
+            directory in the published layout: full fine-tuning / LoRA); scale_codebook_embeddings
+            (train as inference embeds), activation_checkpointing
+    vocab:  add_tokens (grown with N(mu, Sigma) rows), special
+    lora:   LoRAConfig (enabled, rank, alpha, rslora, dropout, targets, train_also)
+    data:   DataConfig (source, path, synthetic, turns_per_sample, reference_prob, val_fraction, max_len)
+    loss:   LossConfig (lambda_slow, lambda_fast, text_loss, weights, constrained_audio, codebook weights)
+    optim:  lr (audio modules), text_lr (text backbone; null = lr), betas, eps, weight_decay,
+            grad_clip, schedule (ScheduleConfig)
+    batch_size (per rank and micro-batch), grad_accum
+    save_every, keep_last, val_every, val_batches, log_every, resume (auto | never),
+    resume_weights (a training checkpoint or published directory: weights only, fresh optimizer),
+    export_on_finish (write the published layout to out_dir/model at the end)
+
+Example (pre-train the tiny preset on the generated fixture)::
+
+    s2tts train lm --config configs/train/lm-smoke.yaml steps=100 optim.lr=1e-3
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from s2tts.errors import TrainConfigError
+from s2tts.training.lm.data import DataConfig
+from s2tts.training.lm.losses import LossConfig
+from s2tts.training.lora import LoRAConfig
+from s2tts.training.precision import PRECISIONS
+from s2tts.training.schedules import ScheduleConfig
+
+__all__ = ["LMRunConfig", "ModelSection", "OptimSection", "VocabSection"]
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    preset: str = "tiny"
+    codec_preset: str | None = "tiny"
+    init_from: Path | None = None
+    init_seed: int = 0
+    scale_codebook_embeddings: bool = True
+    activation_checkpointing: bool = False
+
+
+@dataclass(frozen=True)
+class VocabSection:
+    add_tokens: list[str] = field(default_factory=list)
+    special: bool = True
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class OptimSection:
+    lr: float = 3e-4
+    text_lr: float | None = None
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    schedule: ScheduleConfig = ScheduleConfig(kind="wsd", warmup_steps=10, total_steps=1000)
+
+
+@dataclass(frozen=True)
+class LMRunConfig:
+    out_dir: Path = Path("runs/lm")
+    steps: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    precision: str = "fp32"
+    distributed: Literal["ddp", "fsdp"] = "ddp"
+    model: ModelSection = ModelSection()
+    vocab: VocabSection = field(default_factory=VocabSection)
+    lora: LoRAConfig = field(default_factory=LoRAConfig)
+    data: DataConfig = DataConfig()
+    loss: LossConfig = LossConfig()
+    optim: OptimSection = OptimSection()
+    batch_size: int = 4
+    grad_accum: int = 1
+    save_every: int = 100
+    keep_last: int = 2
+    val_every: int = 100
+    val_batches: int = 4
+    log_every: int = 1
+    resume: Literal["auto", "never"] = "auto"
+    resume_weights: Path | None = None
+    export_on_finish: bool = True
+
+    def __post_init__(self) -> None:
+        for name in (
+            "steps",
+            "batch_size",
+            "grad_accum",
+            "save_every",
+            "keep_last",
+            "val_every",
+            "log_every",
+        ):
+            if getattr(self, name) < 1:
+                raise TrainConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise TrainConfigError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+        if self.lora.enabled and self.model.init_from is None:
+            raise TrainConfigError("lora.enabled needs model.init_from (LoRA adapts a trained checkpoint)")
+
+    def model_identity(self) -> dict[str, object]:
+        """What a checkpoint must agree on to be resumed by this config."""
+        return {
+            "preset": self.model.preset if self.model.init_from is None else None,
+            "codec_preset": self.model.codec_preset if self.model.init_from is None else None,
+            "init_from": str(self.model.init_from) if self.model.init_from is not None else None,
+            "add_tokens": list(self.vocab.add_tokens),
+            "lora": [self.lora.enabled, self.lora.rank, list(self.lora.targets)]
+            if self.lora.enabled
+            else None,
+        }

@@ -1,0 +1,133 @@
+"""Training metrics: a tqdm progress bar, a JSONL log, TensorBoard scalars and loss-curve plots.
+
+Only the main rank writes (pass ``enabled=dist.is_main``); on other ranks every method is a no-op.
+
+API::
+
+    log = MetricsLogger("runs/x", enabled=dist.is_main, tensorboard=True)
+    bar = progress_bar(total=cfg.steps, initial=start_step, enabled=dist.is_main, desc="train")
+    log.log(step, {"loss": 2.3, "lr": 1e-4, "tokens_per_s": 5e3})   # -> runs/x/metrics.jsonl + tb
+    bar.set_postfix(loss="2.300"); bar.update(1)
+    log.close()
+    read_metrics("runs/x/metrics.jsonl")                # list of dicts (resume appends to the file)
+    plot_metrics("runs/x/metrics.jsonl", "loss.png", ["loss", "val_loss"])
+
+Each JSONL line is ``{"step": int, "time": unix_seconds, **metrics}``; a resumed run appends, so a
+curve spans interruptions (rows with a step at or beyond the resume point from the interrupted
+attempt are left in place; :func:`read_metrics` keeps the last row per (step, keys)).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+__all__ = ["MetricsLogger", "plot_metrics", "progress_bar", "read_metrics"]
+
+
+class MetricsLogger:
+    def __init__(self, directory: str | Path, enabled: bool = True, tensorboard: bool = True) -> None:
+        self.directory = Path(directory)
+        self.enabled = enabled
+        self.path = self.directory / "metrics.jsonl"
+        self._fh = None
+        self._tb = None
+        if not enabled:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a")  # noqa: SIM115 - held open for the run, closed in close()
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(log_dir=str(self.directory / "tb"))
+
+    def log(self, step: int, metrics: Mapping[str, float | int | str]) -> None:
+        if not self.enabled or self._fh is None:
+            return
+        row: dict[str, Any] = {"step": int(step), "time": round(time.time(), 3)}
+        for key, value in metrics.items():
+            row[key] = _plain(value)
+        self._fh.write(json.dumps(row) + "\n")
+        self._fh.flush()
+        if self._tb is not None:
+            for key, value in row.items():
+                if key not in ("step", "time") and isinstance(value, (int, float)):
+                    self._tb.add_scalar(key, value, int(step))
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+    def __enter__(self) -> MetricsLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def progress_bar(total: int, initial: int = 0, enabled: bool = True, desc: str = "train") -> tqdm:
+    """A tqdm bar over optimizer steps (disabled on non-main ranks)."""
+    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, dynamic_ncols=True)
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a metrics JSONL file; of rows with the same step and keys, the last one wins."""
+    rows: dict[tuple[int, tuple[str, ...]], dict[str, Any]] = {}
+    with open(path) as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            row = json.loads(line)
+            keys = tuple(sorted(k for k in row if k not in ("step", "time")))
+            rows[(int(row["step"]), keys)] = row
+    return sorted(rows.values(), key=lambda r: r["step"])
+
+
+def plot_metrics(
+    path: str | Path, out: str | Path, keys: Sequence[str], title: str | None = None, log_y: bool = False
+) -> Path:
+    """Plot ``keys`` against step from a metrics JSONL file into a PNG (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(path)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in keys:
+        pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        if pts:
+            xs, ys = zip(*pts, strict=True)
+            ax.plot(xs, ys, marker="o" if len(pts) < 30 else None, label=key)
+    ax.set_xlabel("step")
+    if log_y:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

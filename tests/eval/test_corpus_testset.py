@@ -1,0 +1,97 @@
+"""Writing a test set from a corpus manifest (the data pipeline's schema, real Parquet I/O)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from s2tts.cli import main
+from s2tts.data.manifest import TagSpan, Turn, Utterance, write_manifest
+from s2tts.errors import EvalError
+from s2tts.eval.corpus_testset import write_corpus_testset
+from s2tts.eval.testset import load_testset
+
+from .speech import SENTENCES
+
+
+def _row(uid: str, path: str, text: str, speaker: str, split: str, **kw: object) -> Utterance:
+    plain = kw.pop("plain_text", text)
+    return Utterance(
+        uid, path, 3.0, 44100, text, plain, speaker, kw.pop("language", "en"), "festival", split, **kw
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def corpus(speech: dict[str, Path], tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    (root / "audio").mkdir(parents=True)
+    for key in ("kal_a", "kal_b", "slt_a", "slt_b"):
+        shutil.copy(speech[key], root / "audio" / f"{key}.wav")
+    a, b = SENTENCES["a"], SENTENCES["b"]
+    rows = [
+        _row("tr1", "audio/kal_a.wav", a, "kal", "train"),
+        _row("ht1", "audio/kal_b.wav", b, "kal", "heldout_text"),
+        _row("hs1", "audio/slt_a.wav", a, "slt", "heldout_speaker"),
+        _row("hs2", "audio/slt_b.wav", b, "slt", "heldout_speaker"),
+        _row(
+            "tag1",
+            "audio/slt_a.wav",
+            f"We will meet again [fast] {a[19:]}",
+            "slt",
+            "heldout_speaker",
+            plain_text=a,
+            tags=(TagSpan("fast", 19, len(a) + 7, 1.0, 3.0, "tempo", '{"factor": 1.4}'),),
+        ),
+        _row(
+            "dlg1",
+            "audio/kal_a.wav",
+            f"<|speaker:0|>{a}<|speaker:1|>{b}",
+            "kal",
+            "heldout_text",
+            plain_text=f"{a} {b}",
+            kind="dialogue",
+            turns=(
+                Turn(0, "kal", "festival", 13, 13 + len(a), 0.0, 3.0),
+                Turn(1, "slt", "festival", 0, 0, 3.0, 6.0),
+            ),
+        ),
+        _row("de1", "audio/kal_b.wav", "Das Wetter ist heute schön.", "kal", "heldout_text", language="de"),
+    ]
+    rows += [
+        _row(f"ht-long{i}", "audio/kal_b.wav", SENTENCES["cd"[i % 2]], "kal", "heldout_text")
+        for i in range(16)
+    ]
+    write_manifest(root / "manifest.parquet", rows)
+    return root
+
+
+def test_testset_from_corpus_has_every_category(corpus: Path, tmp_path: Path) -> None:
+    path, counts = write_corpus_testset(corpus, tmp_path / "set" / "eval.jsonl", per_category=3, seed=1)
+    cases = {c.id: c for c in load_testset(path)}
+    assert counts == {"plain": 3, "clone": 2, "tagged": 2, "dialogue": 1, "long": 1, "multilingual": 1}
+    assert not any("tr1" in uid for uid in cases)  # training rows never appear
+    clone = cases["clone-hs1"]
+    assert clone.references[0].audio == (corpus / "audio" / "slt_b.wav").resolve()  # another utterance
+    tagged = cases["tag-tag1-0"]
+    assert tagged.text == f"[fast] {SENTENCES['a']}" and tagged.baseline == "tag-tag1-plain"
+    assert cases[tagged.baseline].text == SENTENCES["a"] and cases[tagged.baseline].seed == tagged.seed
+    dialogue = cases["dialogue-dlg1"]
+    assert [r.speaker for r in dialogue.references] == ["kal", "slt"]
+    long = next(c for c in cases.values() if c.category == "long")
+    assert len(long.text.split()) >= 170 and long.references
+    assert cases["de-de1"].language == "de"
+    again, _ = write_corpus_testset(corpus, tmp_path / "again.jsonl", per_category=3, seed=1)
+    assert [c.to_json() for c in load_testset(again)] == [c.to_json() for c in load_testset(path)]
+
+
+def test_cli_and_errors(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval-testset", "--corpus", str(corpus), "--out", str(tmp_path / "t.jsonl")]) == 0
+    assert '"clone": 2' in capsys.readouterr().out
+    with pytest.raises(EvalError, match="manifest not found"):
+        write_corpus_testset(tmp_path / "nowhere", tmp_path / "x.jsonl")
+    assert (
+        main(["eval-testset", "--corpus", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.jsonl")]) == 1
+    )
+    assert "manifest not found" in capsys.readouterr().err

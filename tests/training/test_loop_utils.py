@@ -1,0 +1,91 @@
+"""Metrics log, signal stop, NaN guard, precision and single-process distributed helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from s2tts.errors import NonFiniteLossError, TrainConfigError
+from s2tts.training.distributed import DistInfo, all_reduce_mean, any_rank, finish, init_distributed
+from s2tts.training.guards import check_finite
+from s2tts.training.interrupt import StopOnSignal
+from s2tts.training.metrics_log import MetricsLogger, plot_metrics, read_metrics
+from s2tts.training.precision import Precision
+
+
+def test_metrics_jsonl_tensorboard_and_plot(tmp_path: Path) -> None:
+    with MetricsLogger(tmp_path) as log:
+        log.log(1, {"loss": 2.0, "lr": 0.1})
+        log.log(2, {"loss": torch.tensor(1.5)})
+        log.log(2, {"val_loss": float("nan")})
+    with MetricsLogger(tmp_path) as log:  # a resumed run appends and may repeat a step
+        log.log(2, {"loss": 1.25})
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 2, 2]
+    assert rows[2]["val_loss"] == "nan"
+    merged = read_metrics(tmp_path / "metrics.jsonl")
+    assert [(r["step"], r.get("loss")) for r in merged] == [(1, 2.0), (2, 1.25), (2, None)]
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
+    png = plot_metrics(tmp_path / "metrics.jsonl", tmp_path / "loss.png", ["loss"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_disabled_logger_writes_nothing(tmp_path: Path) -> None:
+    log = MetricsLogger(tmp_path / "x", enabled=False)
+    log.log(1, {"loss": 1.0})
+    log.close()
+    assert not (tmp_path / "x").exists()
+
+
+def test_sigterm_requests_a_stop_and_handlers_are_restored() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with StopOnSignal() as stop:
+        assert not stop.requested
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.requested and stop.signal_name == "SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_second_ctrl_c_interrupts_at_once() -> None:
+    with StopOnSignal() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_nan_guard() -> None:
+    check_finite({"loss": torch.tensor(1.0), "grad_norm": 3.0}, step=1)
+    with pytest.raises(NonFiniteLossError, match="non-finite grad_norm at step 7"):
+        check_finite({"loss": torch.tensor(1.0), "grad_norm": torch.tensor(float("inf"))}, step=7)
+    with pytest.raises(NonFiniteLossError, match="loss"):
+        check_finite({"loss": torch.tensor([1.0, float("nan")])}, step=0, dist=DistInfo())
+
+
+def test_single_process_distributed_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    dist = init_distributed("cpu")
+    assert dist == DistInfo() and dist.is_main and not dist.enabled
+    t = torch.tensor([3.0])
+    assert all_reduce_mean(t, dist) is t and any_rank(True, dist) and not any_rank(False, dist)
+    finish(dist)  # returns without exiting when there is no process group
+    with pytest.raises(TrainConfigError):
+        init_distributed("tpu")
+
+
+def test_precision() -> None:
+    cpu = torch.device("cpu")
+    assert Precision.parse("bf16-true", cpu).param_dtype == torch.bfloat16
+    with Precision.parse("bf16", cpu).autocast():
+        out = torch.nn.Linear(4, 4)(torch.randn(2, 4))
+    assert out.dtype == torch.bfloat16
+    with pytest.raises(TrainConfigError, match="fp16 training needs CUDA"):
+        Precision.parse("fp16", cpu)
+    with pytest.raises(TrainConfigError):
+        Precision.parse("fp8", cpu)
