@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EXTRAS="server,train,dev,eval"
-# chromium: the web page test drives a real headless browser.
-APT_PACKAGES=(chromium)
+# chromium: the web page test drives a real headless browser. espeak-ng: speech for codec tests.
+APT_PACKAGES=(chromium espeak-ng)
 for arg in "$@"; do
   case "$arg" in
     --data)

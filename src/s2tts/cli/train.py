@@ -1,15 +1,21 @@
-"""``s2tts train lm`` (train the Dual-AR LM) and ``s2tts train export`` (publish a checkpoint)."""
+"""``s2tts train <recipe> --config FILE [key=value ...]``: run a trainer in this process.
+
+Recipes: ``lm`` (the Dual-AR LM), ``codec`` (when ``s2tts.training.codec`` is present), and
+``export`` (an LM training checkpoint -> the published layout). For several processes launch the
+recipe module with torchrun instead, e.g. ``torchrun --nproc_per_node 2 -m s2tts.training.lm``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="train models (see 's2tts train lm --help')")
-    tsub = train.add_subparsers(dest="train_command", metavar="WHAT")
+    train = sub.add_parser("train", help="train a model from a run config (YAML/TOML)")
+    tsub = train.add_subparsers(dest="recipe", metavar="RECIPE")
     tsub.required = True
 
     lm = tsub.add_parser(
@@ -28,6 +34,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--checkpoint", type=Path, help="a step directory (default: the latest)")
     ex.add_argument("-o", "--out", type=Path, help="output directory (default: RUN/model)")
     ex.set_defaults(func=_export)
+
+    if importlib.util.find_spec("s2tts.training.codec") is not None:
+        codec = tsub.add_parser("codec", help="train the codec (GAN + RVQ + semantic distillation)")
+        codec.add_argument("--config", help="run config file, e.g. configs/train/codec-smoke.yaml")
+        codec.add_argument("overrides", nargs="*", help="key=value overrides, e.g. steps=100 optim.lr_g=2e-4")
+        codec.set_defaults(func=_codec)
+
+
+def _codec(args: argparse.Namespace) -> int:
+    from s2tts.training.codec.recipe import run
+
+    return run(args.config, args.overrides)
 
 
 def _train_lm(args: argparse.Namespace) -> int:

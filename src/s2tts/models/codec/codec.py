@@ -32,6 +32,7 @@ from s2tts.models.codec.config import CodecConfig
 from s2tts.models.codec.decoder import Decoder
 from s2tts.models.codec.encoder import Encoder
 from s2tts.models.codec.inputs import check_codes, prepare_audio
+from s2tts.models.codec.istft import ISTFTDecoder
 from s2tts.models.codec.quantizer import DownsampleQuantizer
 from s2tts.models.codec.streaming import DecodeState, EncodeState
 
@@ -49,7 +50,9 @@ class Codec(nn.Module):
         self.config = config if config is not None else CodecConfig()
         self.encoder = Encoder(self.config)
         self.quantizer = DownsampleQuantizer(self.config)
-        self.decoder = Decoder(self.config)
+        self.decoder = (
+            ISTFTDecoder(self.config) if self.config.decoder.kind == "istft" else Decoder(self.config)
+        )
 
     # -- facts ---------------------------------------------------------------------------------
     @property

@@ -76,13 +76,19 @@ class QuantizerConfig:
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    """Decoder: conv -> blocks (Snake, transposed conv, 3 residual units) -> Snake -> conv -> tanh.
+    """Decoder. ``kind="dac"`` (the released one): conv -> blocks (Snake, transposed conv, 3
+    residual units) -> Snake -> conv -> tanh; block ``i`` outputs ``dim // 2**(i+1)`` channels.
 
-    Block ``i`` outputs ``dim // 2**(i+1)`` channels.
+    ``kind="istft"`` (Vocos-style, not in the released family): conv -> ``istft_layers`` ConvNeXt
+    blocks of width ``dim`` at the latent rate -> linear -> log-magnitude and phase of
+    ``istft_n_fft // 2 + 1`` bins -> causal overlap-add iSTFT with hop ``prod(rates)``.
     """
 
     dim: int = 1536
     rates: tuple[int, ...] = (8, 8, 4, 2)
+    kind: str = "dac"
+    istft_layers: int = 8
+    istft_n_fft: int = 0  # 0: 4 * hop
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,17 @@ class CodecConfig:
                     f"codec config: encoder block {i} width {width} is not a multiple of "
                     f"transformer_head_dim {e.transformer_head_dim}"
                 )
-        if d.dim % 2 ** len(d.rates):
+        if d.kind not in ("dac", "istft"):
+            raise ConfigError(f"codec config: decoder.kind must be 'dac' or 'istft', got {d.kind!r}")
+        if d.kind == "istft":
+            hop = math.prod(d.rates)
+            n_fft = d.istft_n_fft or 4 * hop
+            if d.istft_layers < 0 or n_fft % hop or n_fft < hop:
+                raise ConfigError(
+                    f"codec config: istft decoder needs istft_layers >= 0 and istft_n_fft a multiple "
+                    f"of the hop {hop}, got {d.istft_layers}, {d.istft_n_fft}"
+                )
+        elif d.dim % 2 ** len(d.rates):
             raise ConfigError(
                 f"codec config: decoder.dim {d.dim} must be divisible by 2**{len(d.rates)} "
                 "(each decoder block halves the width)"

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
 from s2tts.models.codec.streaming import ConvState
 
@@ -70,6 +71,9 @@ class Snake(nn.Module):
         return None
 
     def step(self, x: torch.Tensor, state: Any = None) -> torch.Tensor:
+        if torch.is_grad_enabled():  # training: the out= fast path is not differentiable
+            alpha = self.alpha.reshape(1, 1, -1)
+            return x + torch.sin(alpha * x).square() / (alpha + 1e-9)
         return self.into(x, torch.empty_like(x))
 
     def into(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -143,7 +147,12 @@ class CausalConv1d(nn.Module):
         b, t, c = x.shape
         if t % self.stride:
             raise ValueError(f"causal conv step needs a multiple of {self.stride} frames, got {t}")
-        if state is not None:
+        if state is not None and torch.is_grad_enabled():  # training: no in-place writes
+            if activation is not None:
+                x = activation.step(x)
+            x = torch.cat([state.buffer, x], dim=1)
+            state.buffer = x[:, t:].detach().clone()
+        elif state is not None:
             padded = x.new_empty(b, self.context + t, c)
             padded[:, : self.context] = state.buffer
             if activation is not None:
@@ -194,18 +203,28 @@ class CausalConvTranspose1d(nn.Module):
         self._cache: tuple[tuple[Any, ...], torch.Tensor, torch.Tensor | None] | None = None
 
     def _polyphase(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Weight (stride*Cout, Cin, taps) (channels-last strides) and bias (stride*Cout,)."""
+        """Weight (stride*Cout, Cin, taps) (channels-last strides) and bias (stride*Cout,).
+
+        With autograd on (training) it is rebuilt on every call from the live parameters, so
+        gradients reach ``conv.weight``; otherwise the detached copy is cached.
+        """
         w, b = self.conv.weight, self.conv.bias
+        trained = w.requires_grad or (b is not None and b.requires_grad)
+        if (torch.is_grad_enabled() and trained) or parametrize.is_parametrized(self.conv):
+            return self._arrange(w, b)  # a weight-norm weight is a fresh tensor on every access
         key = (w.data_ptr(), w._version, w.dtype, w.device, None if b is None else (b.data_ptr(), b._version))
         if self._cache is None or self._cache[0] != key:
-            cin, cout, s, taps = self.in_channels, self.out_channels, self.stride, self.taps
-            # w[ci, co, j*s + r] feeds output r of frame m from input frame m - j; conv tap
-            # ``taps-1-j`` is input frame m - j, so flip j, then order as (r, co, tap, ci).
-            poly = w.detach().reshape(cin, cout, taps, s).flip(2).permute(3, 1, 2, 0).contiguous()
-            poly = poly.reshape(s * cout, taps, cin).transpose(1, 2)
-            bias = None if b is None else b.detach().repeat(s)
+            poly, bias = self._arrange(w.detach(), None if b is None else b.detach())
             self._cache = (key, poly, bias)
         return self._cache[1], self._cache[2]
+
+    def _arrange(self, w: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        cin, cout, s, taps = self.in_channels, self.out_channels, self.stride, self.taps
+        # w[ci, co, j*s + r] feeds output r of frame m from input frame m - j; conv tap
+        # ``taps-1-j`` is input frame m - j, so flip j, then order as (r, co, tap, ci).
+        poly = w.reshape(cin, cout, taps, s).flip(2).permute(3, 1, 2, 0).contiguous()
+        poly = poly.reshape(s * cout, taps, cin).transpose(1, 2)
+        return poly, None if b is None else b.repeat(s)
 
     def _apply(
         self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True

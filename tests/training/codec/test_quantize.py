@@ -1,0 +1,123 @@
+import torch
+
+from s2tts.models.codec.codec import Codec
+from s2tts.models.codec.config import CodecConfig
+from s2tts.training.codec.generator import add_weight_norm, autoencode, remove_weight_norm
+from s2tts.training.codec.quantize import (
+    CodebookEMA,
+    VQTrainConfig,
+    all_vqs,
+    codebook_usage,
+    kmeans,
+    kmeans_init,
+    quantize_train,
+    sample_active,
+)
+
+
+def _codec(seed: int = 0) -> Codec:
+    torch.manual_seed(seed)
+    return Codec(CodecConfig.preset("tiny"))
+
+
+def test_training_forward_picks_the_inference_codes_and_passes_gradients():
+    codec = _codec()
+    audio = 0.1 * torch.randn(2, 1, 4 * 2048, generator=torch.Generator().manual_seed(1))
+    out = autoencode(codec, audio, VQTrainConfig(mode="loss", dropout=0.0))
+    assert out.audio.shape == audio.shape
+    codes, _ = codec.encode(audio, 44100)
+    assert torch.equal(out.quantized.codes, codes)  # training and inference quantise alike
+    with torch.no_grad():  # the straight-through value is the decoded codebook rows
+        expected = codec.decoder(codec.quantizer.decode(codes)).transpose(1, 2)
+    torch.testing.assert_close(out.audio, expected, atol=1e-5, rtol=1e-4)
+    loss = (out.audio - audio).square().mean() + out.quantized.commitment + out.quantized.codebook
+    loss.backward()
+    for name in (
+        "encoder.block.0.conv.weight",
+        "decoder.model.0.conv.weight",
+        "quantizer.quantizer.quantizers.2.in_proj.weight",
+        "quantizer.semantic_quantizer.quantizers.0.codebook.weight",
+    ):
+        grad = codec.get_parameter(name).grad
+        assert grad is not None and float(grad.abs().sum()) > 0, name
+
+
+def test_quantizer_dropout_keeps_only_the_first_codebooks():
+    codec = _codec()
+    z = torch.randn(3, 5, 64)
+    n_active = torch.tensor([1, 3, 10])
+    with torch.no_grad():
+        out = quantize_train(codec.quantizer, z, VQTrainConfig(dropout=0.0), n_active=n_active)
+        codes = out.codes
+        for b, k in enumerate(n_active.tolist()):
+            vqs = all_vqs(codec.quantizer)
+            expected = sum(vq.embed(codes[b : b + 1, i]) for i, vq in enumerate(vqs[:k]))
+            torch.testing.assert_close(out.z_q[b : b + 1], expected, atol=1e-5, rtol=1e-5)
+    active = sample_active(4000, 9, 0.5, torch.Generator().manual_seed(0))
+    assert int(active.min()) == 1 and int(active.max()) == 10
+    assert 0.5 < float((active == 10).float().mean()) < 0.6  # half full, plus 1/10 of the other half
+    assert bool((sample_active(50, 9, 0.0, None) == 10).all())
+
+
+def test_kmeans_finds_separated_clusters():
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.nn.functional.normalize(torch.randn(8, 4, generator=gen), dim=-1) * 3
+    x = (centres[:, None] + 0.05 * torch.randn(8, 50, 4, generator=gen)).reshape(-1, 4)
+    found = kmeans(x, 8, 20, gen)
+    dist = torch.cdist(centres, found)
+    assert float(dist.min(1).values.max()) < 0.1  # every true centre has a centroid on it
+
+
+def test_kmeans_init_uses_every_code_and_cuts_error():
+    codec = _codec()
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(2000, 64, generator=gen)
+
+    def error_and_usage():
+        with torch.no_grad():
+            out = quantize_train(codec.quantizer, z[None], VQTrainConfig(dropout=0.0))
+        return float((out.z_q - z[None]).square().mean()), codebook_usage(out.codes, codec.codebook_sizes)
+
+    before, _ = error_and_usage()
+    kmeans_init(codec.quantizer, z, gen)
+    after, usage = error_and_usage()
+    assert after < before
+    assert usage[0]["used"] > 0.9 and min(u["used"] for u in usage) > 0.8
+
+
+def test_ema_restarts_dead_codes():
+    codec = _codec()
+    vq = codec.quantizer.semantic_quantizer.quantizers[0]
+    with torch.no_grad():  # a collapsed codebook: every row the same, so only code 0 is ever picked
+        vq.codebook.weight.copy_(torch.tensor([1.0] + [0.0] * 7).expand(64, 8))
+    ema = CodebookEMA(codec.quantizer)
+    config = VQTrainConfig(mode="ema", ema_decay=0.5, dead_threshold=0.3, dropout=0.0)
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(4, 50, 64, generator=gen)
+    used = []
+    for _ in range(8):
+        with torch.enable_grad():
+            out = quantize_train(codec.quantizer, z, config, ema=ema, generator=gen)
+        used.append(codebook_usage(out.codes, codec.codebook_sizes)[0]["used"])
+    assert used[0] == 1 / 64 and used[-1] > 0.6
+    assert "count0" in ema.state_dict()
+
+
+def test_codebook_usage_perplexity():
+    uniform = torch.arange(64).reshape(1, 1, 64)
+    stats = codebook_usage(torch.cat([uniform, torch.zeros_like(uniform)], dim=1), (64, 64))
+    assert abs(stats[0]["perplexity"] - 64) < 1e-3 and stats[0]["used"] == 1.0
+    assert abs(stats[1]["perplexity"] - 1) < 1e-6 and stats[1]["used"] == 1 / 64
+
+
+def test_weight_norm_round_trip_keeps_the_function():
+    codec = _codec().eval()
+    audio = 0.1 * torch.randn(1, 1, 2 * 2048, generator=torch.Generator().manual_seed(2))
+    codes, _ = codec.encode(audio, 44100)
+    reference = codec.decode(codes)
+    add_weight_norm(codec)
+    torch.testing.assert_close(codec.decode(codes), reference, atol=1e-5, rtol=1e-4)
+    assert any("parametrizations" in k for k in codec.state_dict())
+    remove_weight_norm(codec)
+    assert not any("parametrizations" in k for k in codec.state_dict())
+    torch.testing.assert_close(codec.decode(codes), reference, atol=1e-5, rtol=1e-4)

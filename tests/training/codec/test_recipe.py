@@ -1,0 +1,104 @@
+"""The codec trainer end to end on a tiny codec: summary line, export, exact resume, weights-only."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from s2tts.checkpoint import init_checkpoint, load_checkpoint
+from s2tts.cli import main as cli_main
+from s2tts.models.codec.weights import load_codec
+from s2tts.training.checkpointing import Checkpointer
+from s2tts.training.codec.config import CodecTrainConfig
+from s2tts.training.codec.recipe import train
+from s2tts.training.metrics_log import read_metrics
+from s2tts.training.run_config import load_config
+
+from .conftest import tiny_run
+
+
+def _assert_same(a, b, where=""):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert set(a) == set(b), where
+        for k in a:
+            _assert_same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def test_cli_run_prints_summary_and_exports_a_loadable_codec(tmp_path, speech_dir, capsys):
+    assert cli_main(["train", "codec", *tiny_run(tmp_path / "run", speech_dir)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["steps"] == 6 and summary["first_mel_loss"] > 0 and summary["final_mel_loss"] > 0
+    rows = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert any("loss_d" in r for r in rows) and any("loss_commitment" in r for r in rows)
+    assert any("cb0_perplexity" in r for r in rows)  # validation after k-means
+    assert (tmp_path / "run" / "samples" / "step-00000006" / "full-0.wav").is_file()
+    assert (tmp_path / "run" / "curves.png").is_file()
+    # export -> load_codec -> streaming decode equals one-shot decode
+    codec = load_codec(summary["checkpoint"])
+    audio = torch.randn(1, 1, 4 * 2048, generator=torch.Generator().manual_seed(0)) * 0.1
+    codes, _ = codec.encode(audio, 44100)
+    full = codec.decode(codes)
+    state = codec.init_decode_state(1)
+    parts = torch.cat([codec.decode_step(codes[:, :, i : i + 1], state) for i in range(4)], dim=-1)
+    torch.testing.assert_close(parts, full, atol=1e-5, rtol=1e-4)
+
+
+def test_export_into_an_lm_checkpoint_directory(tmp_path, speech_dir):
+    ckpt_dir = tmp_path / "ckpt"
+    init_checkpoint(ckpt_dir, preset="tiny", codec_preset=None, seed=0)
+    cfg = load_config(
+        CodecTrainConfig, None, tiny_run(tmp_path / "run", speech_dir, "steps=3", f"export_to={ckpt_dir}")
+    )
+    train(cfg)
+    path = load_checkpoint(ckpt_dir).codec_path()
+    assert path is not None and path.name == "codec.safetensors"
+    assert load_codec(path).config == load_codec(tmp_path / "run" / "export").config
+
+
+def test_resume_is_exact(tmp_path, speech_dir):
+    straight = load_config(CodecTrainConfig, None, tiny_run(tmp_path / "a", speech_dir))
+    train(straight)
+    first = load_config(CodecTrainConfig, None, tiny_run(tmp_path / "b", speech_dir, "steps=3"))
+    train(first)  # stops after the warm-up and k-means, before the GAN
+    train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "b", speech_dir)))
+    a = Checkpointer.read(Checkpointer(tmp_path / "a" / "checkpoints").latest())
+    b = Checkpointer.read(Checkpointer(tmp_path / "b" / "checkpoints").latest())
+    assert a["step"] == b["step"] == 6
+    # every weight, optimizer moment, schedule, EMA statistic and generator state, bit for bit
+    # (the trainer draws only from explicit generators, so the global RNG state is not compared)
+    _assert_same(a["objects"], b["objects"], "objects")
+    _assert_same(a["extra"]["first_mel_loss"], b["extra"]["first_mel_loss"])
+
+
+def test_weights_only_start_and_config_errors(tmp_path, speech_dir, capsys):
+    train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "a", speech_dir, "steps=3")))
+    source = Checkpointer(tmp_path / "a" / "checkpoints").latest()
+    cfg = load_config(
+        CodecTrainConfig, None, tiny_run(tmp_path / "b", speech_dir, "steps=1", f"weights_from={source}")
+    )
+    summary = train(cfg)
+    assert summary["steps"] == 1
+    saved = Checkpointer.read(source)["objects"]["generator"]
+    # starts from the loaded weights, with fresh optimizers: the first mel loss is the trained one
+    assert summary["first_mel_loss"] < Checkpointer.read(source)["extra"]["first_mel_loss"]
+    assert "codec.encoder.block.0.conv.parametrizations.weight.original1" in saved
+    # bad input: one line on stderr, non-zero exit
+    assert cli_main(["train", "codec", "optim.lr_gg=1"]) != 0
+    assert "lr_gg" in capsys.readouterr().err
+    assert cli_main(["train", "codec", f"out_dir={tmp_path / 'c'}"]) != 0
+    assert "data.audio_dir" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", ["configs/train/codec-smoke.yaml"])
+def test_smoke_config_parses(path):
+    cfg = load_config(CodecTrainConfig, Path(__file__).parents[3] / path)
+    assert cfg.data.synthetic > 0 and cfg.phases.unquantized_steps < cfg.phases.gan_start < cfg.steps
