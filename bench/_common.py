@@ -1,8 +1,9 @@
-"""Shared benchmark helpers: peak memory, copy bandwidth, child-process runs, JSON output."""
+"""Shared benchmark helpers: peak memory, matrix-vector read bandwidth, load, child-process runs."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -21,17 +22,32 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def copy_bandwidth_gbs(megabytes: int = 256, repeats: int = 10) -> float:
-    """Read bandwidth estimate: bytes read per second by a large tensor copy (one read + one write)."""
-    src = torch.empty(megabytes * 1024 * 1024 // 4).uniform_()
-    dst = torch.empty_like(src)
-    dst.copy_(src)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        dst.copy_(src)
-    elapsed = time.perf_counter() - start
-    # A copy moves 2x the bytes (read + write); report the per-direction rate matrix-vector work sees.
-    return 2 * src.numel() * 4 * repeats / elapsed / 1e9 / 2
+def matvec_bandwidth_gbs(megabytes: int = 256, repeats: int = 8, threads: int = 1) -> float:
+    """Read bandwidth a decode step can reach: bytes of an fp32 matrix streamed per second by a
+    matrix-vector product (what batch-1 decoding does with every weight), at ``threads`` threads.
+
+    Unlike a copy, nothing is written back, and the matrix (256 MB) is far larger than the caches.
+    Returns the best of ``repeats`` runs, in GB/s."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        cols = 4096
+        matrix = torch.empty(megabytes * 1024 * 1024 // 4 // cols, cols).uniform_()
+        vector = torch.empty(cols).uniform_()
+        torch.mv(matrix, vector)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch.mv(matrix, vector)
+            best = min(best, time.perf_counter() - start)
+        return matrix.numel() * 4 / best / 1e9
+    finally:
+        torch.set_num_threads(previous)
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages of the machine (the benchmark's background load)."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def run_child(script: str, args: list[str], timeout: float = 900) -> dict:

@@ -24,10 +24,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from s2tts.inference.steps import FrameSampler, SemanticHead, prefill, sample_frame  # noqa: E402
-
-from _common import peak_rss_mb  # noqa: E402
+from _common import load_average, peak_rss_mb  # noqa: E402
 from s2tts.checkpoint import init_checkpoint, load_checkpoint  # noqa: E402
+from s2tts.inference.decoder import Decoder  # noqa: E402
 from s2tts.inference.engine import EngineConfig, TTSEngine  # noqa: E402
 from s2tts.inference.params import SamplingParams  # noqa: E402
 from s2tts.inference.prepare import prepare_for_decode  # noqa: E402
@@ -105,28 +104,21 @@ def run_load(engine: TTSEngine, concurrency: int, frames: int, sequential: bool 
 
 
 def first_chunk_compute_ms(engine: TTSEngine) -> float:
-    """Prefill + first_chunk_frames frames + one codec chunk, run directly without the engine."""
+    """Prefill + first_chunk_frames frames + one codec chunk, run directly without the engine
+    (the same Decoder and codec streaming the engine uses)."""
     model = engine.model
     prompt = engine.builder.build(TEXTS[0] + " 0")
-    slow, fast = model.allocate_caches(1, 512)
-    head = SemanticHead.from_model(model)
+    decoder = Decoder(model, 1, 512)
     best = float("inf")
     with torch.inference_mode():
         for _ in range(3):
-            sampler = FrameSampler.empty()
-            sampler.add(SamplingParams(min_new_tokens=8), torch.Generator().manual_seed(0))
+            decoder.open(0, SamplingParams(min_new_tokens=8), torch.Generator().manual_seed(0))
             start = time.perf_counter()
-            hidden = prefill(model, prompt, slow, 0).unsqueeze(0)
+            decoder.prefill(0, prompt)
             frames = []
             for i in range(engine.config.first_chunk_frames):
-                tokens, codes = sample_frame(model, head, hidden, fast, sampler)
-                frames.append(codes[0])
-                if i + 1 < engine.config.first_chunk_frames:
-                    from s2tts.inference.steps import frame_column, slow_step
-
-                    hidden = slow_step(model, frame_column(tokens, codes), [prompt.shape[1] + i], slow)
-            codes = torch.minimum(torch.stack(frames, 1), engine._code_limits)
-            engine.codec.decode_step(codes[None], engine.codec.init_decode_state(1))
+                frames.append(decoder.frame([prompt.shape[1] + i]).codes[0])
+            engine.audio.decode([(engine.audio.open(), torch.stack(frames, 1))])
             best = min(best, time.perf_counter() - start)
     return best * 1000
 
@@ -139,6 +131,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=64, help="frames per request (64 = 3 s of audio)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--levels", default="1,4,16")
+    parser.add_argument("--quantize", default=None, choices=["int8"], help="weight-only int8 LM")
+    parser.add_argument("--compile", action="store_true", help="compiled decode frame (warmed at start)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     levels = [int(x) for x in args.levels.split(",")]
@@ -146,15 +140,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         init_checkpoint(tmp, "bench-small", seed=0, codec_preset="small")
         ckpt = load_checkpoint(tmp, dtype=args.dtype)
-        prepare_for_decode(ckpt.model)
+        prepare_for_decode(ckpt.model, quantize=args.quantize)
         codec = load_codec(tmp)
     results: dict[str, object] = {
         "threads": args.threads,
         "frames_per_request": args.frames,
         "dtype": args.dtype,
+        "quantize": args.quantize,
+        "compile": args.compile,
+        "load_average_start": load_average(),
     }
-    batched = TTSEngine(ckpt, codec, EngineConfig(max_sessions=max(levels), max_queue=256, max_seq_len=1024))
-    serial = TTSEngine(ckpt, codec, EngineConfig(max_sessions=1, max_queue=256, max_seq_len=1024))
+    common = {"max_queue": 256, "max_seq_len": 1024, "compile": args.compile}
+    batched = TTSEngine(ckpt, codec, EngineConfig(max_sessions=max(levels), **common))
+    serial = TTSEngine(ckpt, codec, EngineConfig(max_sessions=1, **common))
     try:
         run_load(batched, 2, 4)  # warm-up
         compute = first_chunk_compute_ms(batched)
@@ -174,6 +172,7 @@ def main() -> None:
             results["ttfa_1_over_compute"] = round(one["ttfa_p50_ms"] / compute, 2)
         results["engine_metrics"] = batched.metrics()
         results["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        results["load_average_end"] = load_average()
     finally:
         batched.close()
         serial.close()
@@ -183,9 +182,9 @@ def main() -> None:
 
 
 def cuda_s2pro(frames: int) -> dict:
-    """The released shapes (LM and codec) with random weights, bf16, compiled fast step, on CUDA:
-    RTF and time to first audio at 1 and 8 concurrent requests (the paper: RTF 0.195, ~100 ms on
-    one H200)."""
+    """The released shapes (LM and codec) with random weights, bf16 and int8, compiled decode frame
+    (CUDA graphs), on CUDA: RTF and time to first audio at 1 and 8 concurrent requests (the paper:
+    RTF 0.195, ~100 ms on one H200)."""
     from dataclasses import replace
 
     from s2tts.checkpoint import S2Checkpoint, random_model
@@ -201,20 +200,28 @@ def cuda_s2pro(frames: int) -> dict:
         eos_token_id=tok.im_end_id,
         pad_token_id=tok.pad_id,
     )
-    model = random_model(config, seed=0, dtype="bfloat16", device="cuda")
-    ckpt = S2Checkpoint(model=model, tokenizer=tok, directory=Path("."))
     torch.manual_seed(0)
     codec = Codec(CodecConfig.preset("s2-codec")).to(device="cuda", dtype=torch.bfloat16).eval()
     out: dict[str, object] = {"device": torch.cuda.get_device_name()}
-    engine = TTSEngine(ckpt, codec, EngineConfig(max_sessions=8, max_seq_len=2048, compile=True))
-    try:
-        run_load(engine, 2, 4)  # warm-up and compile
-        for n in (1, 8):
-            out[f"concurrent_{n}"] = run_load(engine, n, frames)
-            print(f"cuda s2-pro concurrent {n}:", out[f"concurrent_{n}"], flush=True)
-        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    finally:
-        engine.close()
+    for quantize in (None, "int8"):
+        model = prepare_for_decode(
+            random_model(config, seed=0, dtype="bfloat16", device="cuda"), quantize=quantize
+        )
+        ckpt = S2Checkpoint(model=model, tokenizer=tok, directory=Path("."))
+        name = quantize or "bf16"
+        start = time.perf_counter()
+        engine = TTSEngine(ckpt, codec, EngineConfig(max_sessions=8, max_seq_len=2048, compile=True))
+        out[f"{name}_warmup_s"] = round(time.perf_counter() - start, 1)
+        try:
+            run_load(engine, 2, 4)
+            for n in (1, 8):
+                out[f"{name}_concurrent_{n}"] = run_load(engine, n, frames)
+                print(f"cuda s2-pro {name} concurrent {n}:", out[f"{name}_concurrent_{n}"], flush=True)
+            out[f"{name}_peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        finally:
+            engine.close()
+        del engine, ckpt, model
+        torch.cuda.empty_cache()
     return out
 
 

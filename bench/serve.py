@@ -43,6 +43,7 @@ from _common import peak_rss_mb  # noqa: E402
 from engine import TEXTS, _quantile, timed_request  # noqa: E402
 from s2tts.checkpoint import init_checkpoint, load_checkpoint  # noqa: E402
 from s2tts.inference.engine import EngineConfig, TTSEngine  # noqa: E402
+from s2tts.inference.prepare import prepare_for_decode  # noqa: E402
 from s2tts.models.codec import load_codec  # noqa: E402
 from s2tts.server.app import create_app
 from s2tts.server.run import serve_in_thread  # noqa: E402
@@ -199,7 +200,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         init_checkpoint(tmp, "bench-small", seed=0, codec_preset="small")
         config = EngineConfig(max_sessions=max(levels), max_queue=256, max_seq_len=1024)
-        engine = TTSEngine(load_checkpoint(tmp), load_codec(tmp), config)
+        ckpt = load_checkpoint(tmp)
+        prepare_for_decode(ckpt.model)
+        engine = TTSEngine(ckpt, load_codec(tmp), config)
         try:
             with serving(engine, Path(tmp) / "data", max(levels)) as url:
                 compare(engine, url, 1, 4, 1, 1)  # warm-up, both paths

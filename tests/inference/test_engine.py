@@ -226,11 +226,25 @@ def test_cancel_while_the_reference_is_being_encoded(engine: TTSEngine) -> None:
     assert engine.metrics()["sessions_active"] == 0
 
 
-def test_compiled_fast_step_gives_the_same_audio(ckpt_dir: Path, engine: TTSEngine) -> None:
-    """The torch.compile path (used for bf16 and on CUDA) matches eager on CPU."""
-    request = lambda: SynthesisRequest("Compiled.", sampling=FRAMES, seed=4)  # noqa: E731
-    expected = engine.synthesize(request())
-    config = EngineConfig(max_sessions=2, max_seq_len=256, compile=True)
+@pytest.mark.slow
+def test_compiled_engine_warms_up_and_never_compiles_while_serving(ckpt_dir: Path, engine: TTSEngine) -> None:
+    """The whole decode frame compiled by inductor on CPU: every bucket is compiled when the
+    engine starts (here one: 1 row x a 256-position window), serving adds no graph and no
+    graph break, and the audio equals eager's."""
+    from torch._dynamo.utils import counters
+
+    request = lambda text: SynthesisRequest(text, sampling=FRAMES, seed=4)  # noqa: E731
+    expected = engine.synthesize(request("Compiled."))
+    before = counters["stats"]["unique_graphs"]
+    breaks = sum(counters["graph_break"].values())
+    config = EngineConfig(max_sessions=1, max_seq_len=256, compile=True)
     with TTSEngine(load_checkpoint(ckpt_dir), load_codec(ckpt_dir), config) as compiled:
-        assert compiled.fast_step is not None
-        np.testing.assert_allclose(compiled.synthesize(request()), expected, atol=1e-5)
+        warmed = counters["stats"]["unique_graphs"]
+        assert (
+            warmed - before == len(compiled.decoder.batch_buckets) * len(compiled.decoder.length_buckets) == 1
+        )
+        audio = compiled.synthesize(request("Compiled."))
+        compiled.synthesize(request("A second request, with other text."))
+        assert counters["stats"]["unique_graphs"] == warmed
+    assert sum(counters["graph_break"].values()) == breaks
+    np.testing.assert_allclose(audio, expected, atol=1e-5)

@@ -144,3 +144,22 @@ def test_objective_selects_the_right_positions() -> None:
     pre_count, _ = DualARObjective(model, LossConfig.pretrain()).counts(values, kinds)
     system_len = builder.system_prompt(refs).shape[1]
     assert pre_count == values.shape[-1] - system_len  # every target after the system turn
+
+
+@torch.no_grad()
+def test_fast_subset_terms_add_up() -> None:
+    model, builder = _tiny()
+    g = torch.Generator().manual_seed(1)
+    codes = torch.randint(0, 64, (3, 6), generator=g)
+    sample = SampleBuilder(builder).build(Conversation([Turn("Go.", codes)]))
+    values, kinds = sample.values[None], sample.kinds[None]
+    obj = DualARObjective(model, LossConfig(fast_fraction=0.5))
+    keep = obj.fast_keep(kinds, torch.Generator().manual_seed(0))
+    assert keep is not None and keep.shape == kinds.shape
+    _, all_fast = obj(values, kinds)
+    _, part = obj(values, kinds, keep)
+    _, rest = obj(values, kinds, ~keep)
+    assert float(part + rest) == pytest.approx(float(all_fast), rel=1e-5)
+    n_all, n_part, n_rest = (obj.counts(values, kinds, k)[1] for k in (None, keep, ~keep))
+    assert n_part + n_rest == n_all == 6.0 and 0 < n_part < 6
+    assert DualARObjective(model, LossConfig()).fast_keep(kinds, g) is None

@@ -10,7 +10,6 @@ import torch
 from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.errors import TrainConfigError
 from s2tts.models.weights import save_model
-from s2tts.training.lm.setup import training_layout
 from s2tts.training.lora import LoRAConfig, LoRALinear, inject_lora, lora_state_dict, merge_lora
 
 
@@ -36,7 +35,7 @@ def _logits(model: torch.nn.Module, values: torch.Tensor) -> tuple[torch.Tensor,
 
 
 def test_merged_equals_unmerged_and_loads_unchanged(ckpt_dir: Path, tmp_path: Path) -> None:
-    model = training_layout(load_checkpoint(ckpt_dir).model)
+    model = load_checkpoint(ckpt_dir).model
     values = _values(model)
     with torch.no_grad():
         base = _logits(model, values)

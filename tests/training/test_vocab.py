@@ -10,7 +10,6 @@ import torch
 from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.errors import TrainConfigError
 from s2tts.models.weights import save_model
-from s2tts.training.lm.setup import training_layout
 from s2tts.training.vocab import extend_vocabulary, sample_like
 
 
@@ -41,7 +40,7 @@ def test_rank_deficient_rows_still_sample_with_jitter() -> None:
 def test_extend_saves_a_loadable_checkpoint(tmp_path: Path) -> None:
     src = init_checkpoint(tmp_path / "src", "tiny", seed=0, codec_preset="tiny")
     ckpt = load_checkpoint(src)
-    model = training_layout(ckpt.model)
+    model = ckpt.model
     old_vocab = model.config.vocab_size
     tokens = [f"<|tag:{i}|>" for i in range(20)]
     new_model, tok, ids = extend_vocabulary(model, ckpt.tokenizer, tokens, torch.Generator().manual_seed(0))

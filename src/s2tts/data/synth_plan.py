@@ -51,7 +51,7 @@ class SynthConfig:
     hours: float = 1.0
     seed: int = 0
     languages: tuple[str, ...] = ("en",)
-    mix: tuple[tuple[str, float], ...] = (("festival", 0.55), ("piper", 0.2), ("espeak", 0.25))
+    mix: tuple[tuple[str, float], ...] = (("festival", 0.65), ("piper", 0.15), ("espeak", 0.2))
     foreign_share: float = 0.1
     heldout_text_share: float = 0.02
     heldout_speaker_utterances: int = 6

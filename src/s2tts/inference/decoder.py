@@ -81,6 +81,7 @@ class Decoder:
         *,
         compile: bool = False,
         compile_mode: str | None = None,
+        compile_backend: str = "inductor",
     ) -> None:
         self.model = model
         self.config = model.config
@@ -118,7 +119,7 @@ class Decoder:
                 for t in (self.slow_cache.k, self.slow_cache.v, self.fast_cache.k, self.fast_cache.v):
                     torch._dynamo.mark_static_address(t)
             self._frame: Callable[..., FrameOut] = torch.compile(
-                decode_frame, fullgraph=True, dynamic=False, mode=compile_mode
+                decode_frame, fullgraph=True, dynamic=False, mode=compile_mode, backend=compile_backend
             )
         else:
             self._frame = decode_frame

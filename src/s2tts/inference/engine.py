@@ -470,7 +470,9 @@ class TTSEngine:
             if last:
                 s.metrics.finished = time.perf_counter()
                 metrics = s.metrics.to_dict()
-            chunk = AudioChunk(audio, self.sample_rate, s.chunks_sent, is_last=last, metrics=metrics, codes=codes)
+            chunk = AudioChunk(
+                audio, self.sample_rate, s.chunks_sent, is_last=last, metrics=metrics, codes=codes
+            )
             _deliver(s, chunk)
             s.chunks_sent += 1
 
@@ -518,7 +520,9 @@ class TTSEngine:
 
     def _drop_cancelled(self) -> None:
         now = time.perf_counter()
-        self._end_all([s for s in self._slots if s.cancelled.is_set() or (s.deadline is not None and now > s.deadline)])
+        self._end_all(
+            [s for s in self._slots if s.cancelled.is_set() or (s.deadline is not None and now > s.deadline)]
+        )
 
     def _release(self, s: Session) -> None:
         """Free s's row: the last row moves into it (session, cache row, sampling state), keeping

@@ -47,8 +47,12 @@ def decode_rows(
     *,
     compile: bool = False,
     want_logits: bool = False,
+    decoder: Decoder | None = None,
 ) -> Iterator[tuple[list[bool], FrameOut]]:
     """The generation loop: prefill every prompt into its own slot, then one frame per step.
+
+    ``decoder``: reuse one (e.g. compiled and warmed up) instead of making one per call; it needs
+    a slot per prompt, and its cache length is then the context.
 
     Yields (live, out) per frame: ``live[b]`` says row b's frame counts (not ended by
     ``<|im_end|>`` and within its budget); finished rows keep stepping until all are done (their
@@ -56,13 +60,17 @@ def decode_rows(
     """
     for p in prompts:
         check_prompt(model, p)
-    context = model.config.slow.max_seq_len
+    if decoder is not None and decoder.max_batch < len(prompts):
+        raise PromptError(f"{len(prompts)} prompts for a decoder of {decoder.max_batch} slots")
+    context = model.config.slow.max_seq_len if decoder is None else decoder.cache_len
     lengths = [p.shape[1] for p in prompts]
     budgets = [frame_budget(context, n, prm) for n, prm in zip(lengths, params, strict=True)]
     if all(b <= 0 for b in budgets):
         return
-    cache_len = max(n + b for n, b in zip(lengths, budgets, strict=True))
-    decoder = Decoder(model, len(prompts), cache_len, compile=compile)
+    if decoder is None:
+        cache_len = max(n + b for n, b in zip(lengths, budgets, strict=True))
+        decoder = Decoder(model, len(prompts), cache_len, compile=compile)
+    cache_len = decoder.cache_len
     for row, (prompt, prm, gen) in enumerate(zip(prompts, params, generators, strict=True)):
         decoder.open(row, prm, gen)
         decoder.prefill(row, prompt)
@@ -129,6 +137,7 @@ def generate_batch(
     generators: Sequence[torch.Generator | None] | None = None,
     *,
     compile: bool = False,
+    decoder: Decoder | None = None,
 ) -> list[torch.Tensor]:
     """Generate for several prompts at once; each row keeps its own position and stop.
 
@@ -143,7 +152,7 @@ def generate_batch(
     if len(plist) != bsz or len(gens) != bsz:
         raise PromptError("params and generators must match the number of prompts")
     outputs: list[list[torch.Tensor]] = [[] for _ in range(bsz)]
-    for live, out in decode_rows(model, prompts, plist, gens, compile=compile):
+    for live, out in decode_rows(model, prompts, plist, gens, compile=compile, decoder=decoder):
         for b in range(bsz):
             if live[b]:
                 outputs[b].append(out.codes[b])

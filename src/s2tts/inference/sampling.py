@@ -96,6 +96,7 @@ def draw(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exponential race over kept candidates: logprobs/indices (B, K), noise (B, K) Exp(1).
 
+    Noise wider than K (a vocabulary smaller than the sampling width) is cut to K.
     Returns (token indices (B,), their log-probabilities (B,))."""
     # The sampling width may exceed the candidates (top_k above the vocabulary): K <= width.
     choice = (logprobs.exp() / noise[..., : logprobs.shape[-1]]).argmax(dim=-1, keepdim=True)

@@ -15,6 +15,8 @@ as well as the LM trainer):
 * :mod:`~s2tts.training.interrupt` -- SIGTERM/SIGINT stop at the next step boundary.
 * :mod:`~s2tts.training.guards` -- NaN/inf guard that stops all ranks together.
 * :mod:`~s2tts.training.precision` -- fp32 / bf16 / fp16 / bf16-true autocast and dtypes.
+* :mod:`~s2tts.training.lora` -- LoRA / rsLoRA for any model's ``nn.Linear`` layers, with merge.
+* :mod:`~s2tts.training.vocab` -- vocabulary extension of a Dual-AR model with N(mu, Sigma) rows.
 
 A trainer's loop, in outline::
 

@@ -12,7 +12,7 @@ from s2tts.models.codec.config import (
     DecoderConfig,
     EncoderConfig,
     QuantizerConfig,
-    TransformerConfig,
+    WindowTransformerConfig,
 )
 from s2tts.models.codec.streaming import DecodeState, EncodeState, select_state, stack_states
 from s2tts.models.codec.weights import load_codec, read_codec_config, save_codec
@@ -25,7 +25,7 @@ __all__ = [
     "EncodeState",
     "EncoderConfig",
     "QuantizerConfig",
-    "TransformerConfig",
+    "WindowTransformerConfig",
     "load_codec",
     "read_codec_config",
     "save_codec",

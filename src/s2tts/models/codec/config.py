@@ -31,7 +31,7 @@ FORMAT_TAG = "s2tts-codec"
 
 
 @dataclass(frozen=True)
-class TransformerConfig:
+class WindowTransformerConfig:
     """A window-limited causal transformer (pre/post module of the quantizer)."""
 
     n_layer: int = 8
@@ -71,7 +71,7 @@ class QuantizerConfig:
     codebook_size: int = 1024
     n_codebooks: int = 9
     downsample_factors: tuple[int, ...] = (2, 2)
-    transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    transformer: WindowTransformerConfig = field(default_factory=WindowTransformerConfig)
 
 
 @dataclass(frozen=True)
@@ -325,7 +325,7 @@ def _from_reference(data: dict[str, Any]) -> CodecConfig:
                 codebook_size=int(quant["codebook_size"]),
                 n_codebooks=int(quant["n_codebooks"]),
                 downsample_factors=tuple(int(f) for f in quant["downsample_factor"]),
-                transformer=TransformerConfig(
+                transformer=WindowTransformerConfig(
                     n_layer=int(mcfg["n_layer"]),
                     n_head=int(mcfg["n_head"]),
                     head_dim=int(mcfg["head_dim"]),
@@ -354,7 +354,7 @@ PRESETS: dict[str, CodecConfig] = {
         latent_dim=256,
         encoder=EncoderConfig(dim=16, transformer_layers=(0, 0, 0, 1), transformer_window=64),
         quantizer=QuantizerConfig(
-            transformer=TransformerConfig(
+            transformer=WindowTransformerConfig(
                 n_layer=2, n_head=4, head_dim=64, intermediate_size=768, window_size=32
             )
         ),
@@ -367,7 +367,7 @@ PRESETS: dict[str, CodecConfig] = {
         quantizer=QuantizerConfig(
             semantic_codebook_size=64,
             codebook_size=32,
-            transformer=TransformerConfig(
+            transformer=WindowTransformerConfig(
                 n_layer=2, n_head=4, head_dim=16, intermediate_size=192, window_size=8
             ),
         ),

@@ -33,7 +33,7 @@ class ConvState:
 
 
 @dataclass
-class KVCache:
+class WindowKVCache:
     """Keys/values of the previous ``window - 1`` positions. k, v: (B, H, window - 1, D)."""
 
     k: torch.Tensor
@@ -48,7 +48,7 @@ class TransformerState:
     the rotary table).
     """
 
-    layers: list[KVCache]
+    layers: list[WindowKVCache]
     pos: torch.Tensor
     end: int
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from s2tts.models.codec.streaming import KVCache, TransformerState
+from s2tts.models.codec.streaming import TransformerState, WindowKVCache
 from s2tts.models.norm import RMSNorm
 from s2tts.models.rope import apply_rope, rope_table
 
@@ -55,7 +55,7 @@ class Attention(nn.Module):
         self.wo = nn.Linear(n_head * head_dim, dim, bias=False)
 
     def forward(
-        self, x: torch.Tensor, rope: torch.Tensor, mask: torch.Tensor, cache: KVCache
+        self, x: torch.Tensor, rope: torch.Tensor, mask: torch.Tensor, cache: WindowKVCache
     ) -> torch.Tensor:
         """rope: (B, T, head_dim/2, 2); mask: (B, 1, T, W-1+T) bool; cache updated in place."""
         b, t, _ = x.shape
@@ -96,7 +96,7 @@ class TransformerBlock(nn.Module):
         self.ffn_layer_scale = LayerScale(dim)
 
     def forward(
-        self, x: torch.Tensor, rope: torch.Tensor, mask: torch.Tensor, cache: KVCache
+        self, x: torch.Tensor, rope: torch.Tensor, mask: torch.Tensor, cache: WindowKVCache
     ) -> torch.Tensor:
         h = x + self.attention_layer_scale(self.attention(self.attention_norm(x), rope, mask, cache))
         return h + self.ffn_layer_scale(self.feed_forward(self.ffn_norm(h)))
@@ -138,7 +138,7 @@ class WindowTransformer(nn.Module):
     def init_state(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> TransformerState:
         shape = (batch_size, self.n_head, self.window_size - 1, self.head_dim)
         layers = [
-            KVCache(
+            WindowKVCache(
                 torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype)
             )
             for _ in self.layers

@@ -12,6 +12,7 @@ Sections::
     loss:   LossConfig (lambda_slow, lambda_fast, text_loss, weights, constrained_audio, codebook weights)
     optim:  lr (audio modules), text_lr (text backbone; null = lr), betas, eps, weight_decay,
             grad_clip, schedule (ScheduleConfig)
+    sample: text spoken at every validation through the inference path (codes + wav if a codec)
     batch_size (per rank and micro-batch), grad_accum
     save_every, keep_last, val_every, val_batches, log_every, resume (auto | never),
     resume_weights (a training checkpoint or published directory: weights only, fresh optimizer),
@@ -30,6 +31,7 @@ from typing import Literal
 
 from s2tts.errors import TrainConfigError
 from s2tts.training.lm.data import DataConfig
+from s2tts.training.lm.listen import SampleConfig
 from s2tts.training.lm.losses import LossConfig
 from s2tts.training.lora import LoRAConfig
 from s2tts.training.precision import PRECISIONS
@@ -81,6 +83,7 @@ class LMRunConfig:
     data: DataConfig = DataConfig()
     loss: LossConfig = LossConfig()
     optim: OptimSection = OptimSection()
+    sample: SampleConfig = SampleConfig()
     batch_size: int = 4
     grad_accum: int = 1
     save_every: int = 100

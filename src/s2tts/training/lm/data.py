@@ -5,6 +5,9 @@ Sources (``DataConfig.source``):
 * ``synthetic``: a small generated fixture, no files: speakers with utterances whose codes are a
   fixed function of (text bytes, speaker), so a tiny model can learn text -> codes and overfit.
   The smoke config and the tests use it.
+* ``shards``: a code shard directory of the data pipeline (``s2tts data run``), read through
+  ``s2tts.data.dataset.CodesDataset`` (its speaker-grouped multi-turn packing and reference
+  selection) and :mod:`s2tts.training.lm.shards`; validation on ``val_split``.
 * ``jsonl``: a manifest, one JSON object per line ``{"text": ..., "speaker": ..., "codes": "x.npy"}``
   (codes ``(C, T)`` int .npy, path relative to the manifest); optional ``"split": "train"|"val"``.
 
@@ -26,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -92,7 +95,7 @@ class SyntheticConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: Literal["synthetic", "jsonl"] = "synthetic"
+    source: Literal["synthetic", "jsonl", "shards"] = "synthetic"
     path: Path | None = None
     synthetic: SyntheticConfig = SyntheticConfig()
     turns_per_sample: int = 1
@@ -100,6 +103,13 @@ class DataConfig:
     val_fraction: float = 0.1
     max_len: int = 1024
     seed: int = 0
+    # shards (s2tts.data code shards + CodesDataset packing)
+    val_split: str = "heldout_text"
+    multi_turn_prob: float = 0.3
+    max_turns: int = 4
+    max_frames: int = 2048
+    chunk_length: int = 300  # the engine's text batch size, so samples are batched as at inference
+    max_speakers: int = 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,6 +205,40 @@ def conversations(
     return train, val
 
 
+class ListConversations:
+    """In-memory conversations with the ``get(index, epoch)`` interface of the shard source."""
+
+    def __init__(self, items: Sequence[Conversation]) -> None:
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def get(self, index: int, epoch: int = 0) -> Conversation:
+        return self.items[index]
+
+
+def load_sources(cfg: DataConfig, num_codebooks: int, codebook_size: int) -> tuple[Any, Any]:
+    """(train, val) conversation sources, each with ``len()`` and ``get(index, epoch)``."""
+    if cfg.source == "shards":
+        from s2tts.training.lm.shards import ShardConversations
+
+        if cfg.path is None or not Path(cfg.path).is_dir():
+            raise TrainingDataError(f"data.path must be a code shard directory, got {cfg.path}")
+        train = ShardConversations(Path(cfg.path), cfg, "train")
+        if train.num_codebooks != num_codebooks:
+            raise TrainingDataError(
+                f"the shards hold {train.num_codebooks} codebooks, the model {num_codebooks}"
+            )
+        try:
+            val: Any = ShardConversations(Path(cfg.path), cfg, cfg.val_split)
+        except TrainingDataError:
+            val = ListConversations([])
+        return train, val
+    train_list, val_list = conversations(load_utterances(cfg, num_codebooks, codebook_size), cfg)
+    return ListConversations(train_list), ListConversations(val_list)
+
+
 class StepSampler:
     """Sample indices per (step, micro-batch, rank): a pure function of the step (exact resume)."""
 
@@ -220,9 +264,13 @@ class StepSampler:
             self._perm = (epoch, torch.randperm(self.n, generator=g))
         return self._perm[1]
 
-    def indices(self, step: int, micro: int, rank: int) -> list[int]:
+    def positions(self, step: int, micro: int, rank: int) -> list[tuple[int, int]]:
+        """(sample index, epoch) pairs of this step's micro-batch ``micro`` on ``rank``."""
         start = step * self.global_batch + (micro * self.world_size + rank) * self.batch_size
-        out = []
-        for i in range(start, start + self.batch_size):
-            out.append(int(self._permutation(i // self.n)[i % self.n]))
-        return out
+        return [
+            (int(self._permutation(i // self.n)[i % self.n]), i // self.n)
+            for i in range(start, start + self.batch_size)
+        ]
+
+    def indices(self, step: int, micro: int, rank: int) -> list[int]:
+        return [i for i, _ in self.positions(step, micro, rank)]

@@ -19,6 +19,10 @@ pre-training: w(k) = 1 for all k including codebook 0 (an auxiliary target: at i
 codebook 0 comes from the slow AR); SFT: w(0) = 0 and w(k) = decay^(k-1) for k >= 1
 (``codebook_weights="decay"``, ``drop_semantic_codebook=True``), or an explicit list.
 
+``fast_fraction`` < 1 trains the fast AR on a random subset of those positions each step (an
+unbiased estimate of L_fast at a fraction of its cost: per frame the fast AR runs ``num_codebooks``
+positions through its layers, several times the slow AR's work for one column).
+
 Total: ``lambda_slow * L_slow + lambda_fast * L_fast``. The functions return *sums* and the trainer
 divides by counts taken over the whole optimizer step (all micro-batches and ranks), so gradient
 accumulation and DDP give the same gradient as one big batch.
@@ -58,8 +62,11 @@ class LossConfig:
     drop_semantic_codebook: bool = False
     codebook_decay: float = 0.8
     custom_codebook_weights: list[float] | None = None
+    fast_fraction: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.fast_fraction <= 1.0:
+            raise TrainConfigError(f"fast_fraction must be in (0, 1], got {self.fast_fraction}")
         if min(self.lambda_slow, self.lambda_fast, self.text_weight, self.audio_weight) < 0:
             raise TrainConfigError("loss weights must be >= 0")
         if not 0.0 < self.codebook_decay <= 1.0:

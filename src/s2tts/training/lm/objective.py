@@ -6,10 +6,12 @@ fast AR) is computed here rather than by the caller. The model itself stays the 
 ``DualARTransformer``; this module only calls its public parts (``slow``, ``slow.logits``,
 ``fast.teacher_forced``).
 
-``forward(values, kinds)`` -> ``(slow_sum, fast_sum)`` scalars: the loss sums of
-:mod:`s2tts.training.lm.losses`. ``counts(values, kinds)`` -> ``(slow_count, fast_count)``, the
-matching normalisers, computed from the batch alone (no forward), so a trainer can sum them over
-all micro-batches and ranks of a step before the backward passes.
+``forward(values, kinds, fast_keep=None)`` -> ``(slow_sum, fast_sum)`` scalars: the loss sums of
+:mod:`s2tts.training.lm.losses`. ``counts(values, kinds, fast_keep=None)`` -> ``(slow_count,
+fast_count)``, the matching normalisers, computed from the batch alone (no forward), so a trainer
+can sum them over all micro-batches and ranks of a step before the backward passes.
+``fast_keep`` (B, T) bool, from :meth:`DualARObjective.fast_keep`, restricts the fast AR to a random
+subset of frames when ``loss.fast_fraction`` < 1.
 
 Shapes: values (B, 1 + C, T) int64, kinds (B, T) int64 (see ``samples.py``).
 """
@@ -38,22 +40,34 @@ class DualARObjective(nn.Module):
             "codebook_w", codebook_weights(loss, model.config.num_codebooks), persistent=False
         )
 
-    def _masks(self, values: Tensor, kinds: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def fast_keep(self, kinds: Tensor, generator: torch.Generator) -> Tensor | None:
+        """(B, T) bool: frames the fast AR trains on this micro-batch (None: all)."""
+        if self.loss.fast_fraction >= 1.0:
+            return None
+        return torch.rand(kinds.shape, generator=generator).to(kinds.device) < self.loss.fast_fraction
+
+    def _masks(
+        self, values: Tensor, kinds: Tensor, fast_keep: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         cfg = self.model.config
         targets = values[:, 0, 1:]  # (B, T-1)
         k = kinds[:, :-1]
         weights = token_weights(k, self.loss)
         semantic = (targets >= cfg.semantic_begin_id) & (targets <= cfg.semantic_end_id)
         fast = (k == AUDIO) & semantic
+        if fast_keep is not None:
+            fast = fast & fast_keep[:, :-1]
         return weights, fast, targets
 
-    def counts(self, values: Tensor, kinds: Tensor) -> tuple[float, float]:
-        weights, fast, _ = self._masks(values, kinds)
+    def counts(self, values: Tensor, kinds: Tensor, fast_keep: Tensor | None = None) -> tuple[float, float]:
+        weights, fast, _ = self._masks(values, kinds, fast_keep)
         return float(weights.sum()), float(fast.sum())
 
-    def forward(self, values: Tensor, kinds: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, values: Tensor, kinds: Tensor, fast_keep: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         cfg = self.model.config
-        weights, fast_mask, targets = self._masks(values, kinds)
+        weights, fast_mask, targets = self._masks(values, kinds, fast_keep)
         hidden = self.model.slow(values, scale=self.scale_codebook_embeddings)
         assert isinstance(hidden, Tensor)
         h = hidden[:, :-1]  # (B, T-1, dim): column t predicts column t + 1

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 
 from s2tts.errors import CheckpointError
 from s2tts.models.config import DualARConfig
@@ -47,25 +48,28 @@ from s2tts.training.distributed import (
 from s2tts.training.guards import check_finite
 from s2tts.training.interrupt import StopOnSignal
 from s2tts.training.lm.config import LMRunConfig
-from s2tts.training.lm.data import StepSampler, conversations, load_utterances
+from s2tts.training.lm.data import StepSampler, load_sources
+from s2tts.training.lm.listen import write_sample
 from s2tts.training.lm.losses import combine
 from s2tts.training.lm.objective import DualARObjective
-from s2tts.training.lm.samples import Conversation, SampleBuilder, collate
+from s2tts.training.lm.samples import SampleBuilder, collate
 from s2tts.training.lm.setup import build_model, export_published, param_groups
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, progress_bar
 from s2tts.training.precision import Precision
 from s2tts.training.run_config import config_to_dict, save_config
-from s2tts.training.schedules import build_scheduler
+from s2tts.training.schedules import LRMultiplier, build_scheduler
 
 __all__ = ["train_lm"]
 
 
 def _sum_counts(
-    objective: DualARObjective, batches: list[tuple[torch.Tensor, torch.Tensor]], dist: DistInfo
+    objective: DualARObjective,
+    batches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]],
+    dist: DistInfo,
 ) -> tuple[float, float]:
     local = torch.zeros(2, dtype=torch.float64)
-    for values, kinds in batches:
-        s, f = objective.counts(values, kinds)
+    for values, kinds, keep in batches:
+        s, f = objective.counts(values, kinds, keep)
         local += torch.tensor([s, f], dtype=torch.float64)
     if dist.enabled:
         import torch.distributed as torch_dist
@@ -76,23 +80,23 @@ def _sum_counts(
 
 
 def _batches(
-    convs: list[Conversation], idx: list[int], sb: SampleBuilder, pad: int
+    source: Any, positions: list[tuple[int, int]], sb: SampleBuilder, pad: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    return collate([sb.build(convs[i]) for i in idx], pad)
+    return collate([sb.build_fitting(source.get(i, epoch)) for i, epoch in positions], pad)
 
 
 @torch.no_grad()
 def _validate(
-    wrapped: torch.nn.Module, objective: DualARObjective, val: list[Conversation], cfg: LMRunConfig,
+    wrapped: torch.nn.Module, objective: DualARObjective, val: Any, cfg: LMRunConfig,
     sb: SampleBuilder, pad: int, dist: DistInfo, prec: Precision,
 ) -> float | None:  # fmt: skip
-    if not val:
+    if len(val) == 0:
         return None
     wrapped.eval()
     n = min(len(val), cfg.val_batches * cfg.batch_size)
     sums = torch.zeros(4, dtype=torch.float64)
     for start in range(0, n, cfg.batch_size):
-        values, kinds = _batches(val, list(range(start, min(n, start + cfg.batch_size))), sb, pad)
+        values, kinds = _batches(val, [(i, 0) for i in range(start, min(n, start + cfg.batch_size))], sb, pad)
         values, kinds = values.to(dist.device), kinds.to(dist.device)
         with prec.autocast():
             s, f = wrapped(values, kinds)
@@ -129,6 +133,21 @@ def _load_published(path: Path, model: torch.nn.Module) -> int:
     return int(json.loads(trainer.read_text()).get("step", 0)) if trainer.is_file() else 0
 
 
+def _apply_schedule(opt: torch.optim.Optimizer, sched: LambdaLR, cfg: LMRunConfig, step: int) -> None:
+    """The config's learning rates and schedule at ``step``: a resumed run may change them (e.g.
+    extend WSD's stable phase); the optimizer's moments and the step count come from the checkpoint."""
+    text_lr = cfg.optim.text_lr if cfg.optim.text_lr is not None else cfg.optim.lr
+    sched.lr_lambdas = [LRMultiplier(cfg.optim.schedule) for _ in opt.param_groups]
+    sched.base_lrs = [
+        text_lr if g.get("name", "").startswith("text") else cfg.optim.lr for g in opt.param_groups
+    ]
+    sched.last_epoch = step
+    for group, base, fn in zip(opt.param_groups, sched.base_lrs, sched.lr_lambdas, strict=True):
+        group["initial_lr"] = base
+        group["lr"] = base * fn(step)
+    sched._last_lr = [g["lr"] for g in opt.param_groups]
+
+
 def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
@@ -141,8 +160,7 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     model_config: DualARConfig = model.config
     builder = PromptBuilder(tokenizer, model_config.num_codebooks, model_config.codebook_size)
     sb = SampleBuilder(builder, max_len=min(cfg.data.max_len, model_config.slow.max_seq_len))
-    utts = load_utterances(cfg.data, model_config.num_codebooks, model_config.codebook_size)
-    train, val = conversations(utts, cfg.data)
+    train, val = load_sources(cfg.data, model_config.num_codebooks, model_config.codebook_size)
     sampler = StepSampler(len(train), cfg.batch_size, cfg.grad_accum, dist.world_size, cfg.data.seed)
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -179,12 +197,10 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     if latest is not None:
         _check_identity(Checkpointer.read(latest)["extra"], cfg, latest)
         start = int(ckpt.load(latest, objects)["step"])
-    elif weights is not None:
-        if (weights / "state.pt").is_file():
-            _check_identity(Checkpointer.read(weights)["extra"], cfg, weights)
-            start = int(ckpt.load(weights, {"model": objects["model"]}, restore_rng=False)["step"])
-        for _ in range(start):  # continue the schedule where the weights left it
-            sched.step()
+    elif weights is not None and (weights / "state.pt").is_file():
+        _check_identity(Checkpointer.read(weights)["extra"], cfg, weights)
+        start = int(ckpt.load(weights, {"model": objects["model"]}, restore_rng=False)["step"])
+    _apply_schedule(opt, sched, cfg, start)
 
     def save(step: int) -> Path:
         extra = {
@@ -202,26 +218,33 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     first_loss = final_loss = val_loss = None
     stopped_by = None
     last_saved: Path | None = latest
+    steps_done = start
     tokens_total, t0 = 0, time.perf_counter()
     try:
         with StopOnSignal() as stop:
             for step in range(start, cfg.steps):
                 step_t0 = time.perf_counter()
-                batches = [
-                    _batches(train, sampler.indices(step, m, dist.rank), sb, tokenizer.pad_id)
-                    for m in range(cfg.grad_accum)
-                ]
+                batches = []
+                for m in range(cfg.grad_accum):
+                    values, kinds = _batches(
+                        train, sampler.positions(step, m, dist.rank), sb, tokenizer.pad_id
+                    )
+                    seed = ((cfg.seed * 1_000_003 + step) * cfg.grad_accum + m) * dist.world_size + dist.rank
+                    batches.append(
+                        (values, kinds, objective.fast_keep(kinds, torch.Generator().manual_seed(seed)))
+                    )
                 slow_n, fast_n = _sum_counts(objective, batches, dist)
                 step_loss = torch.zeros(3, dtype=torch.float64)
                 tokens = 0
-                for m, (values, kinds) in enumerate(batches):
+                for m, (values, kinds, keep) in enumerate(batches):
                     values, kinds = values.to(dist.device), kinds.to(dist.device)
+                    keep = keep.to(dist.device) if keep is not None else None
                     tokens += int((kinds > 0).sum())
                     sync = m == cfg.grad_accum - 1 or not hasattr(wrapped, "no_sync")
                     ctx = wrapped.no_sync() if not sync else contextlib.nullcontext()
                     with ctx:
                         with prec.autocast():
-                            s, f = wrapped(values, kinds)
+                            s, f = wrapped(values, kinds, keep)
                         slow = s / slow_n if slow_n > 0 else s * 0.0
                         fast = f / fast_n if fast_n > 0 else f * 0.0
                         loss = cfg.loss.lambda_slow * slow + cfg.loss.lambda_fast * fast
@@ -257,9 +280,13 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
                     val_loss = _validate(wrapped, objective, val, cfg, sb, tokenizer.pad_id, dist, prec)
                     if val_loss is not None:
                         log.log(done, {"val_loss": val_loss})
+                    if cfg.sample.text and dist.is_main and not (cfg.distributed == "fsdp" and dist.enabled):
+                        log.log(
+                            done, write_sample(model, builder, cfg.sample, out, done, cfg.model.init_from)
+                        )
                 interrupted = any_rank(stop.requested, dist)
                 if done % cfg.save_every == 0 or done == cfg.steps or interrupted:
-                    last_saved = save(done)
+                    last_saved, steps_done = save(done), done
                 if interrupted:
                     stopped_by = stop.signal_name or "signal"
                     break
@@ -268,7 +295,6 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
         log.close()
 
     export = None
-    steps_done = int(Checkpointer.read(last_saved)["step"]) if last_saved is not None else start
     if cfg.export_on_finish and stopped_by is None:
         state = {k.removeprefix("model."): v for k, v in ModelState(wrapped).state_dict().items()}
         if dist.is_main:

@@ -113,6 +113,28 @@ class SampleBuilder:
             )
         return LMSample(values, kinds)
 
+    def build_fitting(self, conv: Conversation) -> LMSample:
+        """``build``, dropping the references and then trailing turns while the sample is longer
+        than ``max_len`` (a too-long single turn still raises)."""
+        try:
+            return self.build(conv)
+        except TrainingDataError:
+            if self.max_len is None:
+                raise
+        if conv.references:
+            conv = Conversation(conv.turns, (), conv.speaker)
+        while True:
+            try:
+                return self.build(conv)
+            except TrainingDataError:
+                if len(conv.turns) <= 1:
+                    raise
+                conv = _without_last_turn(conv)
+
+
+def _without_last_turn(conv: Conversation) -> Conversation:
+    return Conversation(conv.turns[:-1], conv.references, conv.speaker)
+
 
 def collate(samples: Sequence[LMSample], pad_id: int) -> tuple[Tensor, Tensor]:
     """Right-pad: values (B, 1 + C, T_max), kinds (B, T_max) with IGNORE on padding."""
