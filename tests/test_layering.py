@@ -13,6 +13,15 @@ ALLOWED = {
     "text": {"s2tts.text", "s2tts.errors"},
     "audio": {"s2tts.audio", "s2tts.errors"},
     "inference": {"s2tts.inference", "s2tts.models", "s2tts.text", "s2tts.errors", "s2tts.checkpoint"},
+    # the evaluation harness drives the engine and reads corpus manifests; never the server or trainers
+    "eval": {
+        "s2tts.eval",
+        "s2tts.errors",
+        "s2tts.audio",
+        "s2tts.inference",
+        "s2tts.checkpoint",
+        "s2tts.data.manifest",
+    },
 }
 
 

@@ -10,8 +10,8 @@ and the audio and returns:
 * ``sim_per_window`` / ``sim_drift_per_min``: speaker similarity of consecutive 10 s windows
   with the reference voice (or with the first window when there is none) and the slope of a
   least-squares line through them, in cosine per minute (negative = the voice wanders);
-* ``collapse``: ``repeats`` (a 4-gram of the transcript occurring at least 3 times more often
-  than in the reference: the model loops), ``silence_runs`` (inner silences longer than 2 s),
+* ``collapse``: ``repeats`` (4-grams of the text said at least 3 times more often than written:
+  the model loops), ``silence_runs`` (inner silences longer than 2 s),
   ``truncated`` (the last 20 % of the reference words are mostly missing: it stopped early);
   ``collapsed`` is true when any of them fired.
 """
@@ -55,14 +55,16 @@ def wer_per_minute(reference: str, words: list[Word], language: str = "en") -> l
 
 
 def repeated_ngrams(reference: str, transcript: str, language: str = "en", n: int = 4) -> int:
-    """How many transcript 4-grams occur REPEAT_EXCESS or more times more often than in the reference."""
+    """How many 4-grams of the reference occur REPEAT_EXCESS or more times more often in the transcript."""
 
     def grams(text: str) -> Counter[tuple[str, ...]]:
         w = normalize_for_wer(text, language).split()
         return Counter(tuple(w[i : i + n]) for i in range(len(w) - n + 1))
 
     ref, hyp = grams(reference), grams(transcript)
-    return sum(1 for g, c in hyp.items() if c - ref.get(g, 0) >= REPEAT_EXCESS)
+    # Only 4-grams of the text count: a misheard phrase of a text that itself repeats ("this
+    # station" for "the station", five times) is an ASR error, not a loop.
+    return sum(1 for g, c in hyp.items() if g in ref and c - ref[g] >= REPEAT_EXCESS)
 
 
 def silence_runs(audio: np.ndarray, min_s: float = LONG_SILENCE_S) -> list[float]:

@@ -31,7 +31,7 @@ from s2tts.eval.report import write_report
 from s2tts.eval.scoring import Scorers, score_tags
 from s2tts.eval.summary import summarize
 from s2tts.eval.systems import System
-from s2tts.eval.testset import TestCase
+from s2tts.eval.testset import TestCase, resolve_seeds
 
 
 def run_eval(
@@ -48,11 +48,13 @@ def run_eval(
         raise EvalError(f"{out} exists and is not an earlier report folder; choose an empty --out")
     (out / "audio").mkdir(parents=True, exist_ok=True)
     scorers = scorers or Scorers()
+    cases = resolve_seeds(cases)
     clips: dict[str, np.ndarray] = {}
     base: dict[str, dict[str, Any]] = {}
     started = time.time()
+    generated_iter = system.generate(cases)  # a wav folder checks its files here, before any progress bar
     for case, gen in tqdm(
-        zip(cases, system.generate(cases), strict=True),
+        zip(cases, generated_iter, strict=True),
         total=len(cases),
         desc="generate",
         unit="utt",

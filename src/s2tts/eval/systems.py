@@ -91,15 +91,18 @@ class WavDirSystem:
         return None
 
     def generate(self, cases: list[TestCase]) -> Iterator[Generated]:
-        missing = [c.id for c in cases if self.find(c) is None]
+        """Checks that every case has a file before yielding the first one."""
+        paths = [self.find(c) for c in cases]
+        missing = [c.id for c, p in zip(cases, paths, strict=True) if p is None]
         if missing:
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
             raise EvalError(f"{self.directory}: no audio for {', '.join(missing[:5])}{more}")
-        for case in cases:
-            path = self.find(case)
-            assert path is not None
-            data, rate = read_audio(path)
-            yield Generated(downmix(data), rate, {}, {"file": str(path)})
+        return (self._read(p) for p in paths if p is not None)
+
+    @staticmethod
+    def _read(path: Path) -> Generated:
+        data, rate = read_audio(path)
+        return Generated(downmix(data), rate, {}, {"file": str(path)})
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "wavs", "directory": str(self.directory.resolve())}
@@ -141,7 +144,8 @@ class EngineSystem:
         )
         self.name = self.checkpoint.name
 
-    def _run(self, case: TestCase) -> Generated:
+    def generate_one(self, case: TestCase) -> Generated:
+        """One case, alone (no other request of this system in flight)."""
         from s2tts.inference.params import SamplingParams
         from s2tts.inference.types import SynthesisRequest, VoiceReference
 
@@ -175,7 +179,7 @@ class EngineSystem:
 
     def generate(self, cases: list[TestCase]) -> Iterator[Generated]:
         with ThreadPoolExecutor(self.batch_size) as pool:
-            yield from pool.map(self._run, cases)
+            yield from pool.map(self.generate_one, cases)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -214,7 +218,8 @@ class ServerSystem:
         self.client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s)
         self.name = self.url.split("://", 1)[-1]
 
-    def _run(self, case: TestCase) -> Generated:
+    def generate_one(self, case: TestCase) -> Generated:
+        """One case, alone (no other request of this system in flight)."""
         import httpx
 
         seed = case_seed(case, self.base_seed)
@@ -265,7 +270,7 @@ class ServerSystem:
 
     def generate(self, cases: list[TestCase]) -> Iterator[Generated]:
         with ThreadPoolExecutor(self.batch_size) as pool:
-            yield from pool.map(self._run, cases)
+            yield from pool.map(self.generate_one, cases)
 
     def describe(self) -> dict[str, Any]:
         return {

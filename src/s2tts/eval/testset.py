@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,18 @@ def load_testset(path: str | Path) -> list[TestCase]:
             )
     if not cases:
         raise EvalError(f"{path}: no test cases")
-    return cases
+    return resolve_seeds(cases)
+
+
+def resolve_seeds(cases: list[TestCase]) -> list[TestCase]:
+    """A tagged case without a seed takes its baseline's seed, so the pair is generated alike."""
+    seeds = {c.id: c.seed for c in cases}
+    return [
+        replace(c, seed=seeds[c.baseline])
+        if c.seed is None and c.baseline in seeds and seeds[c.baseline] is not None
+        else c
+        for c in cases
+    ]
 
 
 def write_testset(path: str | Path, cases: list[TestCase]) -> Path:
