@@ -160,12 +160,13 @@ class CodesDataset(torch.utils.data.Dataset):
         speakers = [first, *[others[int(j)] for j in rng.choice(len(others), n_spk - 1, replace=False)]]
         n_turns = int(rng.integers(2, cfg.max_turns + 1))
         chosen, used, frames = [anchor], {anchor}, self.reader.rows[anchor]["frames"]
-        who = 0
+        last = 0  # index in speakers of the last turn's speaker: the next turn is someone else
         for _ in range(n_turns - 1):
-            who = (who + 1 + int(rng.integers(0, len(speakers) - 1))) % len(speakers)
+            who = (last + 1 + int(rng.integers(0, len(speakers) - 1))) % len(speakers)
             pool = [j for j in self._by_speaker[speakers[who]] if j not in used]
             if not pool:
                 continue
+            last = who
             j = pool[int(rng.integers(len(pool)))]
             if frames + self.reader.rows[j]["frames"] > cfg.max_frames:
                 break
