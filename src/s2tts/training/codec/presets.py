@@ -15,7 +15,7 @@ from s2tts.models.codec.config import (
     DecoderConfig,
     EncoderConfig,
     QuantizerConfig,
-    TransformerConfig,
+    WindowTransformerConfig,
 )
 
 TRAINING_PRESETS: dict[str, CodecConfig] = {
@@ -27,7 +27,7 @@ TRAINING_PRESETS: dict[str, CodecConfig] = {
             semantic_codebook_size=1024,
             codebook_size=256,
             n_codebooks=3,
-            transformer=TransformerConfig(
+            transformer=WindowTransformerConfig(
                 n_layer=1, n_head=4, head_dim=32, intermediate_size=384, window_size=32
             ),
         ),
