@@ -97,3 +97,8 @@ class RewardError(TrainingError):
 class EvalError(S2TTSError, ValueError):
     """An evaluation input is wrong: a test set that does not parse, a missing utterance, a scorer
     model that is not installed, an unknown system."""
+
+
+class RecipeError(S2TTSError, ValueError):
+    """A recipe cannot run: an unknown stage, a stage whose inputs are not done, bad recipe settings,
+    or a stage tool that failed."""

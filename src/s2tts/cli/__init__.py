@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "s2tts.cli.eval",
     "s2tts.cli.train",
     "s2tts.cli.train_rl",  # after the other trainers: it joins their ``train`` group
+    "s2tts.cli.recipe",
 )
 
 
