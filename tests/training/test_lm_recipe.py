@@ -180,3 +180,12 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     assert Checkpointer(tmp_path / "checkpoints").latest() == Path(good)
     after = _weights(Path(good))
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "bf16-true"])
+def test_bf16_on_cpu(tmp_path: Path, precision: str) -> None:
+    fp32 = train_lm(_cfg(tmp_path / "fp32", "steps=2", "export_on_finish=false"))
+    low = train_lm(_cfg(tmp_path / precision, "steps=2", "export_on_finish=false", f"precision={precision}"))
+    assert low["final_loss"] == pytest.approx(fp32["final_loss"], rel=0.05)  # same run, bf16 rounding
+    dtypes = {v.dtype for v in _weights(Path(low["checkpoint"])).values()}
+    assert dtypes == ({torch.bfloat16} if precision == "bf16-true" else {torch.float32})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +42,8 @@ def run(config: Path | None, overrides: Sequence[str]) -> int:
         if dist.is_main:
             print(json.dumps(summary), flush=True)
     except (S2TTSError, FileNotFoundError, PermissionError) as exc:
-        print(f"s2tts: error: {exc}", file=sys.stderr, flush=True)
+        if os.environ.get("RANK", "0") == "0":  # one line, not one per process
+            print(f"s2tts: error: {exc}", file=sys.stderr, flush=True)
         code = 1
     finally:
         import torch.distributed as torch_dist
