@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from s2tts.models.codec.codec import Codec
@@ -68,20 +69,27 @@ def test_kmeans_finds_separated_clusters():
     assert float(dist.min(1).values.max()) < 0.1  # every true centre has a centroid on it
 
 
-def test_kmeans_init_uses_every_code_and_cuts_error():
+@pytest.mark.parametrize("offset", [0.0, 100.0])
+def test_kmeans_init_uses_every_code_and_cuts_error(offset):
     codec = _codec()
     gen = torch.Generator().manual_seed(0)
-    z = torch.randn(2000, 64, generator=gen)
+    # offset: a large component common to every latent (as after an unquantised warm-up), which
+    # makes all projected latents point one way under the cosine lookup unless centred
+    common = offset * torch.randn(64, generator=gen)
+    z = torch.randn(2000, 64, generator=gen) + common
+    held_out = torch.randn(2000, 64, generator=gen) + common
 
-    def error_and_usage():
+    def error_and_usage(x):
         with torch.no_grad():
-            out = quantize_train(codec.quantizer, z[None], VQTrainConfig(dropout=0.0))
-        return float((out.z_q - z[None]).square().mean()), codebook_usage(out.codes, codec.codebook_sizes)
+            out = quantize_train(codec.quantizer, x[None], VQTrainConfig(dropout=0.0))
+        return float((out.z_q - x[None]).square().mean()), codebook_usage(out.codes, codec.codebook_sizes)
 
-    before, _ = error_and_usage()
+    before, _ = error_and_usage(z)
     kmeans_init(codec.quantizer, z, gen)
-    after, usage = error_and_usage()
-    assert after < before
+    after, _ = error_and_usage(z)
+    if offset == 0:  # (with an offset the random out_proj cannot rebuild it either way)
+        assert after < before
+    _, usage = error_and_usage(held_out)  # new latents from the same distribution spread too
     assert usage[0]["used"] > 0.9 and min(u["used"] for u in usage) > 0.8
 
 
@@ -121,3 +129,25 @@ def test_weight_norm_round_trip_keeps_the_function():
     remove_weight_norm(codec)
     assert not any("parametrizations" in k for k in codec.state_dict())
     torch.testing.assert_close(codec.decode(codes), reference, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.2])
+def test_ema_keeps_projected_latents_centred(rate):
+    codec = _codec()
+    gen = torch.Generator().manual_seed(0)
+    common = 30 * torch.randn(64, generator=gen)
+    kmeans_init(codec.quantizer, torch.randn(500, 64, generator=gen) + common, gen)
+    ema = CodebookEMA(codec.quantizer)
+    ema.reset_from(codec.quantizer)
+    config = VQTrainConfig(mode="ema", dropout=0.0, center_rate=rate)
+    used = []
+    for _ in range(15):  # the latents' common part has moved since the k-means init
+        z = torch.randn(4, 50, 64, generator=gen) + 1.5 * common
+        with torch.enable_grad():
+            out = quantize_train(codec.quantizer, z, config, ema=ema, generator=gen)
+        used.append(codebook_usage(out.codes, codec.codebook_sizes)[0]["used"])
+    assert used[0] < 0.1  # the drift collapses the cosine lookup onto a few codes
+    if rate:
+        assert used[-1] > 0.6  # re-centred, the codes spread out again
+    else:
+        assert used[-1] < 0.1  # (dead-code restarts would only start after ~60 steps)

@@ -102,3 +102,37 @@ def test_weights_only_start_and_config_errors(tmp_path, speech_dir, capsys):
 def test_smoke_config_parses(path):
     cfg = load_config(CodecTrainConfig, Path(__file__).parents[3] / path)
     assert cfg.data.synthetic > 0 and cfg.phases.unquantized_steps < cfg.phases.gan_start < cfg.steps
+
+
+def test_distillation_trains_the_head_toward_whisper(tmp_path, speech_dir):
+    extra = ("distill.enabled=true", "steps=4", "phases.unquantized_steps=1", "phases.gan_start=100")
+    summary = train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "run", speech_dir, *extra)))
+    assert summary["steps"] == 4
+    rows = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "loss_distill" in r]
+    assert len(rows) == 3  # every quantised step
+    assert all(0.0 < r["loss_distill"] < 2.0 for r in rows)  # 1 - cosine
+    saved = Checkpointer.read(Checkpointer(tmp_path / "run" / "checkpoints").latest())["objects"]["generator"]
+    assert saved["head.proj.weight"].shape == (512, 64)  # Whisper base width <- tiny latent
+    # the head is training-only: the export is a plain codec
+    assert load_codec(summary["checkpoint"]).config.latent_dim == 64
+
+
+def test_fine_tune_starts_from_a_codec_file(tmp_path, speech_dir):
+    from s2tts.models.codec.codec import Codec
+    from s2tts.models.codec.config import CodecConfig
+
+    torch.manual_seed(3)
+    source = Codec(CodecConfig.preset("tiny")).eval()
+    source.save(tmp_path / "init" / "codec.safetensors")
+    extra = (
+        f"model.init_from={tmp_path / 'init'}",
+        "steps=1",
+        "optim.lr_g=0",
+        "vq.mode=loss",
+        "phases.unquantized_steps=0",
+    )
+    summary = train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "run", speech_dir, *extra)))
+    tuned = load_codec(summary["checkpoint"])
+    codes = torch.randint(0, 32, (1, 10, 3), generator=torch.Generator().manual_seed(0))
+    # learning rate 0: the export is the file we started from (through weight norm and back)
+    torch.testing.assert_close(tuned.decode(codes), source.decode(codes), atol=1e-5, rtol=1e-4)

@@ -7,8 +7,9 @@ and decodes the raw codebook row; it has no gradient path. Here the same lookup 
   gets the decoder's gradient (SoundStream / DAC);
 * commitment loss ``mse(latent, sg(row))`` and, in ``"loss"`` mode, codebook loss
   ``mse(row, sg(latent))`` (DAC weights 0.25 / 1); in ``"ema"`` mode the rows are instead
-  exponential moving averages of the latents assigned to them, and codes whose usage falls under
-  ``dead_threshold`` are restarted on random latents of the batch;
+  exponential moving averages of the latents assigned to them, codes whose usage falls under
+  ``dead_threshold`` are restarted on random latents of the batch, and each projection's bias
+  keeps its latents centred (``center_rate``), since a common offset defeats a cosine lookup;
 * quantizer dropout: a share ``dropout`` of the batch keeps a random number ``k`` in ``[0, N]``
   of the N residual codebooks (codebook 0, the semantic one, always stays), so lower bit rates
   decode;
@@ -35,6 +36,7 @@ class VQTrainConfig:
     ema_decay: float = 0.95
     dead_threshold: float = 0.05  # EMA count under which a code is restarted
     dropout: float = 0.5  # share of the batch with a random number of residual codebooks
+    center_rate: float = 0.2  # ema mode: per-step share of the mean latent removed via in_proj.bias
 
 
 @dataclass
@@ -89,6 +91,12 @@ class CodebookEMA(nn.Module):
             torch.distributed.all_reduce(sums)
         count.mul_(config.ema_decay).add_(counts, alpha=1 - config.ema_decay)
         total.mul_(config.ema_decay).add_(sums, alpha=1 - config.ema_decay)
+        if config.center_rate > 0 and float(counts.sum()) > 0:
+            # Keep the projected latents centred (the lookup is by cosine: a common offset makes
+            # every latent point one way, onto one code). Only the bias moves; the rows follow
+            # their latents through the averages above.
+            shift = -config.center_rate * sums.sum(0) / counts.sum()
+            vq.in_proj.bias.data.add_(shift.to(vq.in_proj.bias.dtype))
         weight = total / count.clamp(min=1e-5)[:, None]
         dead = count < config.dead_threshold
         if bool(dead.any()) and latent.shape[0] > 0:
@@ -207,7 +215,8 @@ def kmeans(x: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> t
 def kmeans_init(
     quantizer: DownsampleQuantizer, z: torch.Tensor, generator: torch.Generator, iters: int = 10
 ) -> None:
-    """Set every codebook by k-means on z (M, D) (frame-rate latents), in residual order."""
+    """Set every codebook by k-means on z (M, D) (frame-rate latents), in residual order; each
+    projection's bias is reset so that its latents are centred (see the comment inside)."""
     z = (
         z.float()
         .reshape(-1, z.shape[-1])
@@ -217,6 +226,9 @@ def kmeans_init(
     for i, vq in enumerate(all_vqs(quantizer)):
         if i == 1:
             residual = z - z_q
+        # Centre the projection first: the lookup is by cosine, and latents that share a large
+        # common component (a warm-up latent often does) all point one way and pick one code.
+        vq.in_proj.bias.data.copy_(-F.linear(residual, vq.in_proj.weight[:, :, 0]).mean(0))
         latent = vq.project(residual)
         vq.codebook.weight.data.copy_(
             kmeans(latent.cpu(), vq.codebook.weight.shape[0], iters, generator).to(latent.device)

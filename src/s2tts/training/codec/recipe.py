@@ -67,9 +67,10 @@ class Generator(nn.Module):
         self.cfg = cfg
         self.ema = CodebookEMA(codec.quantizer) if cfg.vq.mode == "ema" else None
         self.head = SemanticHead(codec.config.latent_dim, teacher_dim) if teacher_dim else None
-        if self.ema is not None:  # rows move by EMA, not by the optimizer
+        if self.ema is not None:  # rows and projection biases move by EMA, not by the optimizer
             for vq in all_vqs(codec.quantizer):
                 vq.codebook.weight.requires_grad_(False)
+                vq.in_proj.bias.requires_grad_(False)
 
     def forward(
         self, audio: torch.Tensor, quantize: bool, n_active: torch.Tensor, generator: torch.Generator
