@@ -230,9 +230,12 @@ class Decoder:
         self.top_k = [min(width, self.top_k[b]) for b in range(self.max_batch)]
         self.generators = [torch.Generator(device=self.device).manual_seed(0)] * self.max_batch
         count = 0
+        # CUDA graph trees record a graph on a shape's second run: run each bucket twice there.
+        runs = 2 if self.compiled and self.device.type == "cuda" else 1
         for padded in self.batch_buckets:
             for kv_len in self.length_buckets:
-                self.frame([kv_len - 1] + [0] * (padded - 1))
+                for _ in range(runs):
+                    self.frame([kv_len - 1] + [0] * (padded - 1))
                 count += 1
         self.top_k, self.generators = saved_top_k, saved_generators
         self.slow_cache.k.zero_()
