@@ -2,6 +2,7 @@
 
     s2tts recipe small --out runs/small [--threads 2] [--until pretrain | --stages codec,pipeline]
                        [--configs DIR] [--set corpus.path=/data/corpus] [--set pretrain.overrides+=steps=100]
+    s2tts recipe small --out runs/small --milestone pretrain --to models/small   # fp16 snapshot
 
 Re-running the same command skips the stages that are done and resumes the one that was interrupted.
 The last stdout line is one JSON object: the status of every selected stage.
@@ -45,12 +46,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECTION.KEY=VALUE",
         help="change a recipe.yaml setting; SECTION.overrides+=KEY=VALUE adds a tool override",
     )
+    small.add_argument(
+        "--milestone",
+        choices=("pretrain", "sft"),
+        help="instead of running: export the latest checkpoint of this stage as fp16 into --to",
+    )
+    small.add_argument("--to", type=Path, help="folder for --milestone (e.g. models/small)")
     small.set_defaults(func=_small)
 
 
 def _small(args: argparse.Namespace) -> int:
-    from s2tts.recipes.small import run_small
+    from s2tts.errors import RecipeError
+    from s2tts.recipes.small import export_milestone, run_small
 
+    if args.milestone:
+        if args.to is None:
+            raise RecipeError("--milestone needs --to DIR")
+        print(json.dumps(export_milestone(args.out.resolve(), args.milestone, args.to.resolve())))
+        return 0
     only = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
     results = run_small(args.out, args.configs, args.threads, args.assignments, only, args.until)
     print(json.dumps({"stages": [{k: r.get(k) for k in ("stage", "status", "wall_s")} for r in results]}))

@@ -52,7 +52,7 @@ class SmallRecipe:
     configs: Path = DEFAULT_CONFIGS
     threads: int = 2
     settings: dict[str, Any] = field(default_factory=dict)  # recipe.yaml, with --set applied
-    runner: Callable[[list[str], Path], None] | None = None  # None: run_tool
+    runner: Callable[[list[str], Path], dict | None] | None = None  # None: run_tool
 
     # ------------------------------------------------------------------ paths
     @property
@@ -126,8 +126,15 @@ class SmallRecipe:
         section["config"] = yaml.safe_load(path.read_text()) or {}
         return section
 
-    def _tool(self, args: list[str], log_name: str) -> None:
-        (self.runner or run_tool)(args, self.out_dir / "logs" / f"{log_name}.log")
+    def _tool(self, args: list[str], log_name: str) -> dict | None:
+        """Run a tool; a trainer that stopped early (SIGTERM, Ctrl-C) leaves its stage not done."""
+        summary = (self.runner or run_tool)(args, self.out_dir / "logs" / f"{log_name}.log")
+        if summary and (summary.get("stopped") or summary.get("stopped_by")):
+            raise RecipeError(
+                f"{log_name} stopped at step {summary.get('steps', '?')} before the end; "
+                "run the recipe again to resume it"
+            )
+        return summary
 
     def _corpus(self, out: Path) -> dict[str, Any]:
         c = self.settings["corpus"]
@@ -264,8 +271,9 @@ def load_settings(configs: Path, assignments: Sequence[str] = ()) -> dict[str, A
     return settings
 
 
-def run_tool(args: list[str], log_path: Path) -> None:
-    """Run ``python -m s2tts.cli ARGS`` (stdout/stderr to the console and appended to ``log_path``)."""
+def run_tool(args: list[str], log_path: Path) -> dict | None:
+    """Run ``python -m s2tts.cli ARGS`` (output to the console and appended to ``log_path``); returns
+    the tool's summary: the last output line that is a JSON object, if any."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "s2tts.cli", *args]
     with open(log_path, "a") as log:
@@ -374,6 +382,34 @@ def _marker_summary(out: Path) -> dict[str, Any]:
         if marker is not None:
             summary[name] = {k: marker.get(k) for k in ("hash", "finished_at", "wall_s", "cpu_s")}
     return summary
+
+
+def export_milestone(out_dir: Path, stage: str, to: Path) -> dict[str, Any]:
+    """Publish the latest training checkpoint of an LM stage (running or finished) as fp16 weights in
+    ``to`` with the recipe's codec: what the background script commits at milestones."""
+    from s2tts.training.checkpointing import Checkpointer
+    from s2tts.training.lm.export import export_run
+
+    runs = {"pretrain": out_dir / "lm" / "pretrain", "sft": out_dir / "lm" / "sft"}
+    if stage not in runs:
+        raise RecipeError(f"milestones are taken of {sorted(runs)}, not {stage!r}")
+    latest = Checkpointer(runs[stage] / "checkpoints").latest()
+    if latest is None:
+        raise RecipeError(f"{stage} has no checkpoint yet under {runs[stage] / 'checkpoints'}")
+    staging = out_dir / "milestones" / stage
+    export_run(runs[stage], latest, staging)
+    codec = out_dir / "codec" / "run" / "export"
+    if (codec / "codec.safetensors").is_file():
+        put_codec(codec, staging)
+    size = export_fp16(staging, to)
+    info = {
+        "stage": stage,
+        "checkpoint": latest.name,
+        "mb": round(size / 1e6, 2),
+        "stages": _marker_summary(out_dir),
+    }
+    (Path(to) / "provenance.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
 
 
 def run_small(
