@@ -46,5 +46,6 @@ def export_fp16(src: str | Path, dst: str | Path) -> int:
             tmp = target.with_name(f".{target.name}.tmp")
             shutil.copyfile(path, tmp)
             os.replace(tmp, target)
+        target.chmod(0o644)
         total += target.stat().st_size
     return total

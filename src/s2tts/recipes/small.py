@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import yaml
 from s2tts.errors import RecipeError
 from s2tts.recipes.fp16 import export_fp16
 from s2tts.recipes.stages import Stage, run_stages
+from s2tts.recipes.tool import run_tool
 
 STAGE_NAMES = ("corpus", "codec", "pipeline", "pretrain", "sft", "rl", "eval", "export")
 DEFAULT_CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "recipe" / "small"
@@ -271,31 +271,6 @@ def load_settings(configs: Path, assignments: Sequence[str] = ()) -> dict[str, A
     return settings
 
 
-def run_tool(args: list[str], log_path: Path) -> dict | None:
-    """Run ``python -m s2tts.cli ARGS`` (output to the console and appended to ``log_path``); returns
-    the tool's summary: the last output line that is a JSON object, if any."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "s2tts.cli", *args]
-    with open(log_path, "a") as log:
-        log.write(f"$ {' '.join(cmd)}\n")
-        log.flush()
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy()
-        )
-        assert proc.stdout is not None
-        tail: list[str] = []
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            log.write(line)
-            tail = (tail + [line.rstrip()])[-3:]
-        code = proc.wait()
-    if code != 0:
-        last = tail[-1] if tail else ""
-        raise RecipeError(
-            f"'s2tts {' '.join(args[:2])}' failed (exit {code}): {last} -- full log: {log_path}"
-        )
-
-
 def training_rows(corpus: Path) -> list[Any]:
     from s2tts.data.manifest import read_manifest
 
@@ -419,7 +394,7 @@ def run_small(
     assignments: Sequence[str] = (),
     only: Sequence[str] | None = None,
     until: str | None = None,
-    runner: Callable[[list[str], Path], None] | None = None,
+    runner: Callable[[list[str], Path], dict | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run (or resume) the small recipe into ``out_dir``; returns one status per selected stage."""
     if threads < 1:
