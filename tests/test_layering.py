@@ -22,6 +22,7 @@ ALLOWED = {
         "s2tts.checkpoint",
         "s2tts.data.manifest",
     },
+    "data": {"s2tts.data", "s2tts.audio", "s2tts.text", "s2tts.models", "s2tts.errors"},
 }
 
 

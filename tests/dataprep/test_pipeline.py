@@ -19,7 +19,14 @@ from s2tts.data.pipeline import run_pipeline
 from s2tts.data.pipeline_config import load_config
 from s2tts.data.shards import ShardReader
 
-SUMMARY_KEYS = {"items_in", "items_done", "items_skipped_already_done", "items_quarantined", "hours_in", "hours_kept"}
+SUMMARY_KEYS = {
+    "items_in",
+    "items_done",
+    "items_skipped_already_done",
+    "items_quarantined",
+    "hours_in",
+    "hours_kept",
+}
 
 
 def _cli(*args: str) -> subprocess.Popen:
@@ -52,10 +59,13 @@ def test_run_quarantines_bad_files_and_a_rerun_redoes_nothing(mixed_inputs: Path
     args = ["--input", str(mixed_inputs), "--out", str(tmp_path / "out"), "--codec", str(tiny_checkpoint),
             "--config", str(_config(tmp_path)), "--workers", "2"]  # fmt: skip
     first = _summary(_cli(*args))
-    assert SUMMARY_KEYS <= set(first)
+    assert set(first) >= SUMMARY_KEYS
     assert first["items_in"] == 8 and first["items_done"] == 8 and first["items_quarantined"] == 5
     assert 0 < first["hours_kept"] <= first["hours_in"]
-    bad = {r["id"].rsplit("-", 1)[0]: r for r in pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()}
+    bad = {
+        r["id"].rsplit("-", 1)[0]: r
+        for r in pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    }
     assert bad["silent"]["reason"].startswith("silent") and bad["short"]["reason"].startswith("too_short")
     assert all(bad[k]["reason"].startswith("unreadable") for k in ("empty", "notes", "corrupt"))
     kept = read_manifest(tmp_path / "out")
@@ -100,10 +110,16 @@ def test_a_run_killed_midway_resumes_to_the_same_result(small_corpus: Path, tiny
 
 
 @pytest.mark.slow
-def test_ray_path_gives_the_same_result_as_the_pool(mixed_inputs: Path, tiny_checkpoint: Path, tmp_path: Path) -> None:
+def test_ray_path_gives_the_same_result_as_the_pool(
+    mixed_inputs: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
     import ray
 
-    overrides = {"quality": {"dnsmos": False}, "tokenize": {"checkpoint": str(tiny_checkpoint)}, "batch_size": 2}
+    overrides = {
+        "quality": {"dnsmos": False},
+        "tokenize": {"checkpoint": str(tiny_checkpoint)},
+        "batch_size": 2,
+    }
     config = load_config(None, overrides)
     pool = run_pipeline(mixed_inputs, tmp_path / "pool", config, workers=1, progress=False)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -131,7 +147,10 @@ def test_synthetic_corpus_keeps_its_text_tags_and_turns(small_corpus: Path, synt
 
 
 def test_run_cli_errors_are_one_line(tmp_path: Path, tiny_checkpoint: Path) -> None:
-    for args in (["--input", str(tmp_path / "missing"), "--codec", str(tiny_checkpoint)], ["--input", str(tmp_path)]):
+    for args in (
+        ["--input", str(tmp_path / "missing"), "--codec", str(tiny_checkpoint)],
+        ["--input", str(tmp_path)],
+    ):
         proc = _cli(*args, "--out", str(tmp_path / "o"))
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err

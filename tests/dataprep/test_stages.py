@@ -47,7 +47,9 @@ def _rec(**kw: object) -> dict:
 
 def test_ingest_downmixes_resamples_and_normalises_loudness() -> None:
     t = np.arange(48000 * 2) / 48000
-    stereo = np.stack([0.02 * np.sin(2 * np.pi * 440 * t), 0.02 * np.sin(2 * np.pi * 440 * t)]).astype(np.float32)
+    stereo = np.stack([0.02 * np.sin(2 * np.pi * 440 * t), 0.02 * np.sin(2 * np.pi * 440 * t)]).astype(
+        np.float32
+    )
     [(rec, audio)] = ingest.process([(_rec(), (stereo, 48000))], IngestConfig(target_lufs=-23.0), None)[0]
     assert rec["status"] == "ok" and audio.shape == (RATE * 2,)
     assert abs(pyloudnorm.Meter(RATE).integrated_loudness(audio.astype(np.float64)) + 23.0) < 0.1
@@ -81,7 +83,12 @@ def test_rnnoise_raises_snr_of_noisy_speech(speech: np.ndarray) -> None:
 def test_merge_regions_joins_close_speech_and_cuts_long_runs() -> None:
     cfg = SegmentConfig(min_seconds=3.0, max_seconds=10.0, max_gap_seconds=0.5)
     regions = [(0.0, 2.0), (2.3, 4.0), (6.0, 7.0), (8.0, 31.0)]
-    assert segment.merge_regions(regions, cfg) == [(0.0, 4.0), (8.0, 8.0 + 23 / 3), (8.0 + 23 / 3, 8.0 + 46 / 3), (8.0 + 46 / 3, 31.0)]
+    assert segment.merge_regions(regions, cfg) == [
+        (0.0, 4.0),
+        (8.0, 8.0 + 23 / 3),
+        (8.0 + 23 / 3, 8.0 + 46 / 3),
+        (8.0 + 46 / 3, 31.0),
+    ]
 
 
 def test_segment_splits_at_silence_and_keeps_known_text_whole(speech: np.ndarray) -> None:
@@ -108,7 +115,9 @@ def test_quality_scores_and_drops_clipped_and_noisy_audio(speech: np.ndarray) ->
     assert results[0]["status"] == "ok" and scores[0]["dnsmos_ovrl"] > scores[2]["dnsmos_ovrl"]
     assert results[1]["status"] == "dropped" and "clip_fraction" in results[1]["reason"]
     assert results[2]["status"] == "dropped" and "snr_db" in results[2]["reason"]
-    assert {"snr_db", "clip_fraction", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808"} <= set(scores[2])
+    assert {"snr_db", "clip_fraction", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808"} <= set(
+        scores[2]
+    )
 
 
 def test_transcribe_gives_words_with_times_or_keeps_known_text(speech: np.ndarray) -> None:
@@ -117,7 +126,23 @@ def test_transcribe_gives_words_with_times_or_keeps_known_text(speech: np.ndarra
     [(rec, _)] = transcribe.process([(_rec(), first)], TranscribeConfig(), model)[0]
     scores = json.loads(rec["scores"])
     heard = set(rec["text"].lower().replace(".", "").split())
-    said = set("the quick brown fox jumps over the lazy dog near the river bank".split())
+    said = set(
+        [
+            "the",
+            "quick",
+            "brown",
+            "fox",
+            "jumps",
+            "over",
+            "the",
+            "lazy",
+            "dog",
+            "near",
+            "the",
+            "river",
+            "bank",
+        ]
+    )
     assert rec["status"] == "ok" and len(heard & said) >= 8  # espeak-ng is hard for Whisper tiny
     assert 0.3 < scores["asr_confidence"] <= 1.0
     times = [w[1] for w in scores["words"]]
@@ -143,6 +168,9 @@ def test_config_file_is_validated(tmp_path: Path) -> None:
     good.write_text("quality: {min_snr_db: 20}\ndenoise: {method: none}\n")
     cfg = load_config(good, {"tokenize": {"checkpoint": "x"}})
     assert cfg.quality.min_snr_db == 20.0 and cfg.denoise.method == "none" and cfg.tokenize.checkpoint == "x"
+    root = Path(__file__).parents[2] / "configs" / "data"
+    assert load_config(root / "recordings.yaml") == load_config(None)
+    assert load_config(root / "synthetic.yaml").denoise.method == "none"
     for text in ("quality: {min_snr: 20}\n", "quality: {dnsmos: 3}\n", "quality: [1]\n"):
         good.write_text(text)
         with pytest.raises(ConfigError):

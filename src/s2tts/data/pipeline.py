@@ -88,8 +88,8 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: PipelineCo
             done = {row["key"] for row in read_parts(stage_dir)}
             todo = [(k, r) for k, r in keyed if k not in done]
             worked.update(origin_of(r["id"], origin) for _, r in todo)
-            size = config.batch_size if stage.NAME != "tokenize" else max(1, config.batch_size)
-            _run_stage_batches(index, config, _batches(todo, size), out, workers, use_ray, progress, pool)
+            batches = _batches(todo, max(1, config.batch_size))
+            _run_stage_batches(index, config, batches, out, workers, use_ray, progress, pool)
             wanted = {k for k, _ in keyed}
             rows = [row for row in read_parts(stage_dir) if row["key"] in wanted]
             for row in rows:

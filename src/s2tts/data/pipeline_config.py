@@ -9,8 +9,11 @@ Example file (every key optional; these are the defaults, except ``tokenize.chec
                  keep_known_text: true}      # an input row with text and <= max_seconds stays whole
     quality:    {dnsmos: true, min_dnsmos_ovrl: 2.0, min_snr_db: 12.0, max_clip_fraction: 0.001}
     transcribe: {model: tiny.en, keep_known_text: true, beam_size: 1, min_confidence: 0.3}
-    tokenize:   {checkpoint: path/to/checkpoint_or_codec, batch_seconds: 120.0}
-    batch_size: 16
+    tokenize:   {checkpoint: path/to/checkpoint_or_codec}
+    batch_size: 16                           # items per work unit (and per code shard)
+
+``configs/data/recordings.yaml`` spells out these defaults; ``configs/data/synthetic.yaml`` is for
+corpora from ``s2tts data synth`` (clean audio with known text: no denoising, no DNSMOS).
 
 Changing a stage's settings changes its key, so only that stage and the ones after it run again.
 """
@@ -70,7 +73,6 @@ class TranscribeConfig:
 @dataclass(frozen=True)
 class TokenizeConfig:
     checkpoint: str = ""
-    batch_seconds: float = 120.0
 
 
 @dataclass(frozen=True)
