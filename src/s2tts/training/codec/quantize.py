@@ -99,10 +99,10 @@ class CodebookEMA(nn.Module):
             vq.in_proj.bias.data.add_(shift.to(vq.in_proj.bias.dtype))
         weight = total / count.clamp(min=1e-5)[:, None]
         dead = count < config.dead_threshold
-        if bool(dead.any()) and latent.shape[0] > 0:
+        pool = _gather(latent) if bool(dead.any()) else latent  # (every rank decides alike)
+        if bool(dead.any()) and pool.shape[0] > 0:
             # Restart dead codes on random latents of this batch (same choice on every rank: the
             # generator is seeded identically and the latents are gathered first).
-            pool = _gather(latent)
             pick = torch.randint(0, pool.shape[0], (int(dead.sum()),), generator=generator, device="cpu")
             weight[dead] = pool[pick.to(pool.device)]
             total[dead] = weight[dead]
