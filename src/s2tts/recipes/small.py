@@ -91,7 +91,7 @@ class SmallRecipe:
                 self._tool_config("pipeline"),
                 ("corpus", "codec"),
                 "data pipeline and tokenization",
-            ),  # fmt: skip
+            ),
             Stage(
                 "pretrain", self._pretrain, self._tool_config("pretrain"), ("pipeline",), "LM pre-training"
             ),
@@ -104,7 +104,7 @@ class SmallRecipe:
                 {"model": final, "max_mb": s["export"].get("max_mb")},
                 (final,),
                 "fp16 export",
-            ),  # fmt: skip
+            ),
         ]
 
     def _corpus_config(self) -> dict[str, Any]:
