@@ -90,6 +90,15 @@ class VoiceNotFoundError(S2TTSError, KeyError):
         return str(self.args[0]) if self.args else "voice not found"
 
 
+class RewardError(TrainingError):
+    """Reward scoring failed (a reward could not be built, raised, or its worker died)."""
+
+
 class EvalError(S2TTSError, ValueError):
     """An evaluation input is wrong: a test set that does not parse, a missing utterance, a scorer
     model that is not installed, an unknown system."""
+
+
+class RecipeError(S2TTSError, ValueError):
+    """A recipe cannot run: an unknown stage, a stage whose inputs are not done, bad recipe settings,
+    or a stage tool that failed."""

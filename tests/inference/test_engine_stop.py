@@ -32,6 +32,6 @@ def test_engine_stops_on_im_end_where_the_reference_does() -> None:
         metrics = engine.metrics()
     streamed = torch.cat([c.codes for c in chunks if c.codes is not None], dim=1)
     assert streamed.shape[1] == 3 < greedy.max_new_tokens - 1  # ended by <|im_end|>, not by the budget
-    assert torch.equal(streamed, torch.minimum(golden, engine._code_limits))
+    assert torch.equal(streamed, engine.codec.clamp_codes(golden))
     assert chunks[-1].is_last and chunks[-1].metrics["frames"] == 3
     assert metrics["requests_completed_total"] == 1

@@ -85,7 +85,7 @@ def test_prompt_trimming_keeps_the_cache_consistent(engine: TTSEngine) -> None:
     limit = engine._prompt_limit(SynthesisRequest(text, sampling=greedy))
     builder = engine.checkpoint.prompt_builder(max_prompt_len=limit)
     codes = generate_long(engine.model, builder, text, [], greedy, chunk_length=200)
-    assert torch.equal(streamed, torch.minimum(codes, engine._code_limits))
+    assert torch.equal(streamed, engine.codec.clamp_codes(codes))
 
 
 def test_frames_per_batch_are_capped_by_the_text(ckpt_dir: Path) -> None:

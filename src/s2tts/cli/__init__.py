@@ -23,9 +23,11 @@ _COMMAND_MODULES = (
     "s2tts.cli.codec",
     "s2tts.cli.speak",
     "s2tts.cli.serve",
-    "s2tts.cli.train",
     "s2tts.cli.data",
     "s2tts.cli.eval",
+    "s2tts.cli.train",
+    "s2tts.cli.train_rl",  # after the other trainers: it joins their ``train`` group
+    "s2tts.cli.recipe",
 )
 
 

@@ -161,7 +161,7 @@ def render_markdown(blocks: list[Block]) -> str:
 
 def _html_cell(cell: Any) -> str:
     if isinstance(cell, tuple) and cell[0] == "audio":
-        src = html.escape(cell[1], quote=True)
+        src = html.escape(cell[1] or "", quote=True)  # None: the case made no audio
         return (
             f'<audio controls preload="none" src="{src}"></audio> <a href="{src}">wav</a>' if cell[1] else ""
         )

@@ -85,7 +85,8 @@ def filtered_logprobs(
     values, indices = torch.topk(logits, k, dim=-1)  # sorted, descending
     mass = torch.exp(values - torch.logsumexp(logits, dim=-1, keepdim=True)).cumsum(dim=-1)
     ranks = torch.arange(k, device=logits.device).view(1, -1)
-    remove = ((mass > top_p) | (ranks >= top_k)) & (ranks > 0)  # rank 0 is always kept
+    # top_p = 1 keeps everything: the float cumulative mass can round above 1.0 in the tail
+    remove = (((mass > top_p) & (top_p < 1.0)) | (ranks >= top_k)) & (ranks > 0)  # rank 0 is always kept
     values = values.masked_fill(remove, float("-inf")) / temperature.clamp_min(1e-5)
     return torch.log_softmax(values, dim=-1), indices
 
@@ -97,7 +98,8 @@ def draw(
 
     Noise wider than K (a vocabulary smaller than the sampling width) is cut to K.
     Returns (token indices (B,), their log-probabilities (B,))."""
-    choice = (logprobs.exp() / noise[:, : logprobs.shape[1]]).argmax(dim=-1, keepdim=True)
+    # The sampling width may exceed the candidates (top_k above the vocabulary): K <= width.
+    choice = (logprobs.exp() / noise[..., : logprobs.shape[-1]]).argmax(dim=-1, keepdim=True)
     return indices.gather(-1, choice).squeeze(-1), logprobs.gather(-1, choice).squeeze(-1)
 
 

@@ -392,6 +392,27 @@ PRESETS: dict[str, DualARConfig] = {
         im_end=322,
         max_seq_len=4096,
     ),
+    # The small CPU model (trained by ``s2tts recipe small``): 1 semantic codebook of 1024 + 3 residual
+    # codebooks (the ``cpu-small`` codec), a slow AR of 6 x 320 and a narrower fast AR of 2 x 160
+    # (sizes chosen by bench/small_sizes.py; see docs/small-model.md).
+    "cpu-small": replace(
+        _make(
+            dim=320,
+            n_layer=6,
+            n_head=5,
+            n_kv_head=1,
+            head_dim=64,
+            ffn=960,
+            fast_layers=2,
+            vocab=1296,
+            codebook=1024,
+            sem_begin=268,
+            im_end=258,
+            max_seq_len=2048,
+            num_codebooks=4,
+        ),
+        fast=TransformerConfig(2, 160, 4, 2, 40, 480, 5),
+    ),
     "tiny": _make(
         dim=64,
         n_layer=2,

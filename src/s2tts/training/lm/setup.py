@@ -31,9 +31,18 @@ from s2tts.training.lm.config import LMRunConfig
 from s2tts.training.lora import LoRAConfig, inject_lora, merge_lora
 from s2tts.training.vocab import extend_vocabulary
 
-__all__ = ["build_model", "export_published", "param_groups", "skeleton"]
+__all__ = ["build_model", "export_published", "param_groups", "skeleton", "training_layout"]
 
 TEXT_BACKBONE = ("slow.embeddings.", "slow.layers.", "slow.norm.")
+
+
+def training_layout(model: nn.Module) -> nn.Module:
+    """Contiguous (row-major) parameters: undoes the column-major CPU decode layout, if applied."""
+    for module in model.modules():
+        for name, p in list(module.named_parameters(recurse=False)):
+            if not p.is_contiguous():
+                setattr(module, name, nn.Parameter(p.detach().contiguous(), requires_grad=p.requires_grad))
+    return model
 
 
 def build_model(cfg: LMRunConfig) -> tuple[DualARTransformer, S2Tokenizer]:
@@ -41,6 +50,7 @@ def build_model(cfg: LMRunConfig) -> tuple[DualARTransformer, S2Tokenizer]:
     if cfg.model.init_from is not None:
         ckpt = load_checkpoint(cfg.model.init_from, dtype="float32")
         model, tokenizer = ckpt.model, ckpt.tokenizer
+        model.requires_grad_(True)  # the loader hands out frozen (inference) weights; LoRA refreezes
     else:
         config, tokenizer = preset_with_tokenizer(cfg.model.preset, cfg.model.codec_preset, "float32")
         model = random_init(DualARTransformer(config), seed=cfg.model.init_seed)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Train the small model in the background across sessions (see docs/small-model.md).
+#
+#   scripts/small_model_bg.sh start [--until STAGE] [-- extra 's2tts recipe small' args]
+#   scripts/small_model_bg.sh status      # alive?, the stage markers, the last lines of the log
+#   scripts/small_model_bg.sh stop        # SIGTERM to the whole run: trainers save, then exit
+#   scripts/small_model_bg.sh milestone pretrain|sft   # fp16 weights of the latest checkpoint -> models/small
+#
+# Settings (environment):
+#   S2TTS_SMALL_RUN     run directory, outside the repository (default /work/runs/small)
+#   S2TTS_SMALL_CORPUS  an existing 's2tts data synth' corpus (default: the recipe makes one in the run)
+#   S2TTS_SMALL_THREADS torch threads of every stage (default 2)
+#   S2TTS_SMALL_NICE    nice level (default 15: tests and editors on the same machine stay responsive)
+#   S2TTS_SMALL_MODELS  where milestones go (default models/small in this repository)
+#   PYTHON              interpreter (default .venv/bin/python)
+#
+# The run resumes where it stopped: 'start' again after 'stop', a reboot or the end of a session.
+# Checkpoints are frequent (save_every in configs/recipe/small/*.yaml); if the run directory is
+# lost but a milestone is kept, start from its weights alone (fresh optimizer):
+#   scripts/small_model_bg.sh start -- --set pretrain.overrides+=resume_weights=models/small
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+RUN=${S2TTS_SMALL_RUN:-/work/runs/small}
+THREADS=${S2TTS_SMALL_THREADS:-2}
+NICE=${S2TTS_SMALL_NICE:-15}
+MODELS=${S2TTS_SMALL_MODELS:-$REPO/models/small}
+PYTHON=${PYTHON:-$REPO/.venv/bin/python}
+PIDFILE=$RUN/background.pid
+LOG=$RUN/background.log
+export PYTHONPATH=$REPO/src${PYTHONPATH:+:$PYTHONPATH}
+
+running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
+cmd=${1:-status}
+shift || true
+case "$cmd" in
+  start)
+    if running; then echo "small: already running (pid $(cat "$PIDFILE"))"; exit 0; fi
+    mkdir -p "$RUN"
+    args=(recipe small --out "$RUN" --threads "$THREADS")
+    [ -n "${S2TTS_SMALL_CORPUS:-}" ] && args+=(--set "corpus.path=$S2TTS_SMALL_CORPUS")
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --until) args+=(--until "$2"); shift 2 ;;
+        --) shift; args+=("$@"); break ;;
+        *) echo "small: unknown option $1" >&2; exit 2 ;;
+      esac
+    done
+    # setsid: the run is its own process group, so 'stop' reaches the trainer children too.
+    setsid nohup nice -n "$NICE" "$PYTHON" -m s2tts.cli "${args[@]}" >>"$LOG" 2>&1 </dev/null &
+    echo $! >"$PIDFILE"
+    echo "small: started pid $! (log $LOG)"
+    ;;
+  status)
+    if running; then echo "small: running (pid $(cat "$PIDFILE"))"; else echo "small: not running"; fi
+    for m in "$RUN"/stages/*.json; do
+      [ -f "$m" ] && "$PYTHON" -c "import json,sys; m=json.load(open(sys.argv[1])); print(f\"  done: {m['stage']:<9} {m['finished_at']}  {m['wall_s']/3600:.2f} h wall  {m['cpu_s']/3600:.2f} CPU-h\")" "$m"
+    done
+    [ -f "$LOG" ] && tail -n 5 "$LOG" | tr '\r' '\n' | tail -n 5
+    ;;
+  stop)
+    if ! running; then echo "small: not running"; exit 0; fi
+    pid=$(cat "$PIDFILE")
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
+    for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    if kill -0 "$pid" 2>/dev/null; then echo "small: still saving after 120 s (pid $pid)"; else echo "small: stopped"; fi
+    ;;
+  milestone)
+    stage=${1:?milestone needs a stage: pretrain or sft}
+    nice -n "$NICE" "$PYTHON" -m s2tts.cli recipe small --out "$RUN" --milestone "$stage" --to "$MODELS"
+    du -sh "$MODELS"
+    echo "small: commit it only at milestones (each commit of the weights adds ~30 MB to the history)"
+    ;;
+  *) echo "usage: $0 start|status|stop|milestone STAGE" >&2; exit 2 ;;
+esac

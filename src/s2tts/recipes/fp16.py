@@ -1,0 +1,51 @@
+"""Export a published checkpoint directory with its weights in fp16 (what a small repo ships).
+
+``export_fp16(src, dst)`` copies every file of ``src`` to ``dst``; ``*.safetensors`` files are
+rewritten with their floating-point tensors cast to float16 (integer tensors and the metadata kept).
+The loaders cast weights to the dtype asked for at load time, so an fp16 export loads as float32 on
+CPU. Files are written to temporary names and renamed, so an interrupted export leaves either the
+old file or the new one. Returns the bytes written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from s2tts.errors import RecipeError
+
+
+def _half(src: Path, dst: Path) -> None:
+    tensors = {}
+    with safe_open(str(src), framework="pt") as f:
+        metadata = f.metadata()
+        for key in f.keys():  # noqa: SIM118 (safe_open is not iterable)
+            t = f.get_tensor(key)
+            tensors[key] = t.to(torch.float16) if t.is_floating_point() else t
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, dst)
+
+
+def export_fp16(src: str | Path, dst: str | Path) -> int:
+    src, dst = Path(src), Path(dst)
+    if not (src / "config.json").is_file():
+        raise RecipeError(f"{src} is not a checkpoint directory (no config.json)")
+    dst.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for path in sorted(p for p in src.iterdir() if p.is_file()):
+        target = dst / path.name
+        if path.suffix == ".safetensors":
+            _half(path, target)
+        else:
+            tmp = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        target.chmod(0o644)
+        total += target.stat().st_size
+    return total

@@ -1,0 +1,405 @@
+"""``s2tts recipe small``: the small CPU model, from a synthetic corpus to exported fp16 weights.
+
+Stages (each a call of the project's own command-line tool, in a child process so that every stage
+starts with fresh memory and the tool's own resume logic)::
+
+    corpus    s2tts data synth            a multi-speaker corpus (or an existing one: corpus.path)
+    codec     s2tts train codec           the cpu-small codec on a training-split subset
+    pipeline  s2tts data run --codec      clean/segment/score/transcribe, tokenize with that codec
+    pretrain  s2tts train lm              the cpu-small Dual-AR LM from random init on the shards
+    sft       s2tts train lm (init_from)  cloning / dialogue / tag turns, SFT loss
+    rl        s2tts train rl              GRPO on training-split prompts (some with references)
+    eval      s2tts eval-testset + eval   held-out sentences and speakers
+    export    (here)                      fp16 safetensors copy of the chosen model + provenance
+
+Settings live in ``configs/recipe/small/`` (``recipe.yaml`` + one config per tool). Each stage's
+hash covers its settings (the tool config's content, overrides) and the hashes of its inputs; see
+:mod:`s2tts.recipes.stages` for markers, skipping and resuming. ``threads`` is passed to every
+tool and is not part of any hash.
+
+The codec trains before the pipeline because ``s2tts data run`` always ends with tokenize (it has
+no way to stop after transcribe yet); the codec therefore reads the corpus's audio directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from s2tts.errors import RecipeError
+from s2tts.recipes.fp16 import export_fp16
+from s2tts.recipes.stages import Stage, run_stages
+from s2tts.recipes.tool import run_tool
+
+STAGE_NAMES = ("corpus", "codec", "pipeline", "pretrain", "sft", "rl", "eval", "export")
+DEFAULT_CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "recipe" / "small"
+
+
+@dataclass
+class SmallRecipe:
+    """Where the recipe writes and how it runs its tools."""
+
+    out_dir: Path
+    configs: Path = DEFAULT_CONFIGS
+    threads: int = 2
+    settings: dict[str, Any] = field(default_factory=dict)  # recipe.yaml, with --set applied
+    runner: Callable[[list[str], Path], dict | None] | None = None  # None: run_tool
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def corpus(self) -> Path:
+        path = self.settings["corpus"].get("path")
+        return Path(path).resolve() if path else self.out_dir / "corpus"
+
+    def model_dir(self, stage: str) -> Path:
+        return {
+            "pretrain": self.out_dir / "lm" / "pretrain" / "model",
+            "sft": self.out_dir / "lm" / "sft" / "model",
+            "rl": self.out_dir / "rl" / "model",
+        }[stage]
+
+    @property
+    def codec_export(self) -> Path:
+        return self.out_dir / "codec" / "run" / "export"
+
+    @property
+    def export_dir(self) -> Path:
+        to = self.settings["export"].get("to")
+        return Path(to).resolve() if to else self.out_dir / "export"
+
+    # ------------------------------------------------------------------ stages
+    def stages(self) -> list[Stage]:
+        s = self.settings
+        final = s["export"]["model"]
+        if final not in ("pretrain", "sft", "rl"):
+            raise RecipeError(f"export.model must be pretrain, sft or rl, not {final!r}")
+        return [
+            Stage("corpus", self._corpus, self._corpus_config(), about="synthetic multi-speaker corpus"),
+            Stage("codec", self._codec, self._tool_config("codec"), ("corpus",), "codec training"),
+            Stage(
+                "pipeline",
+                self._pipeline,
+                self._tool_config("pipeline"),
+                ("corpus", "codec"),
+                "data pipeline and tokenization",
+            ),
+            Stage(
+                "pretrain", self._pretrain, self._tool_config("pretrain"), ("pipeline",), "LM pre-training"
+            ),
+            Stage("sft", self._sft, self._tool_config("sft"), ("pipeline", "pretrain"), "SFT"),
+            Stage("rl", self._rl, self._tool_config("rl"), ("corpus", "sft"), "RL (GRPO)"),
+            Stage("eval", self._eval, dict(s["eval"], model=final), ("corpus", final), "evaluation"),
+            Stage(
+                "export",
+                self._export,
+                {"model": final, "max_mb": s["export"].get("max_mb")},
+                (final,),
+                "fp16 export",
+            ),
+        ]
+
+    def _corpus_config(self) -> dict[str, Any]:
+        c = self.settings["corpus"]
+        if c.get("path"):
+            manifest = self.corpus / "manifest.parquet"
+            if not manifest.is_file():
+                raise RecipeError(f"corpus.path {self.corpus} has no manifest.parquet (is it finished?)")
+            return {"path": str(self.corpus), "manifest_sha256": _file_sha256(manifest)}
+        return {k: c[k] for k in ("hours", "languages", "seed")}
+
+    def _tool_config(self, stage: str) -> dict[str, Any]:
+        """The stage's settings as hashed: recipe.yaml's section + the tool config file's content."""
+        section = dict(self.settings[stage])
+        section.pop("workers", None)  # how fast, not what
+        path = self.configs / section["config"]
+        if not path.is_file():
+            raise RecipeError(f"{stage}: config file {path} does not exist")
+        section["config"] = yaml.safe_load(path.read_text()) or {}
+        return section
+
+    def _tool(self, args: list[str], log_name: str) -> dict | None:
+        """Run a tool; a trainer that stopped early (SIGTERM, Ctrl-C) leaves its stage not done."""
+        summary = (self.runner or run_tool)(args, self.out_dir / "logs" / f"{log_name}.log")
+        if summary and (summary.get("stopped") or summary.get("stopped_by")):
+            raise RecipeError(
+                f"{log_name} stopped at step {summary.get('steps', '?')} before the end; "
+                "run the recipe again to resume it"
+            )
+        return summary
+
+    def _corpus(self, out: Path) -> dict[str, Any]:
+        c = self.settings["corpus"]
+        if not c.get("path"):
+            langs = ",".join(c["languages"])
+            self._tool(
+                ["data", "synth", "--hours", str(c["hours"]), "--out", str(self.corpus), "--seed",
+                 str(c["seed"]), "--languages", langs, "--workers", str(c.get("workers", 2))],
+                "corpus",
+            )  # fmt: skip
+        return {"corpus": str(self.corpus)}
+
+    def _codec(self, out: Path) -> dict[str, Any]:
+        c = self.settings["codec"]
+        audio = out / "codec" / "audio"
+        seconds = link_training_audio(self.corpus, audio, float(c["hours"]) * 3600, int(c.get("seed", 0)))
+        run = out / "codec" / "run"
+        self._tool(
+            ["train", "codec", "--config", str(self.configs / c["config"]), f"out_dir={run}",
+             f"data.audio_dir={audio}", f"threads={self.threads}", *c.get("overrides", [])],
+            "codec",
+        )  # fmt: skip
+        if not (self.codec_export / "codec.safetensors").is_file():
+            raise RecipeError(f"codec: the trainer finished without {self.codec_export}/codec.safetensors")
+        return {"codec": str(self.codec_export), "audio_s": round(seconds, 1)}
+
+    def _pipeline(self, out: Path) -> dict[str, Any]:
+        p = self.settings["pipeline"]
+        data = out / "data"
+        self._tool(
+            ["data", "run", "--input", str(self.corpus / "manifest.parquet"), "--out", str(data),
+             "--config", str(self.configs / p["config"]), "--codec", str(self.codec_export),
+             "--workers", str(p.get("workers", 2)), "--no-progress"],
+            "pipeline",
+        )  # fmt: skip
+        return {"data": str(data), "shards": str(data / "shards")}
+
+    def _train_lm(self, stage: str, extra: list[str]) -> dict[str, Any]:
+        t = self.settings[stage]
+        run = self.model_dir(stage).parent
+        self._tool(
+            ["train", "lm", "--config", str(self.configs / t["config"]), f"out_dir={run}",
+             "data.source=shards", f"data.path={self.out_dir / 'data' / 'shards'}",
+             f"threads={self.threads}", *extra, *t.get("overrides", [])],
+            stage,
+        )  # fmt: skip
+        model = self.model_dir(stage)
+        if not (model / "model.safetensors").is_file():
+            raise RecipeError(f"{stage}: the trainer finished without an exported model in {model}")
+        put_codec(self.codec_export, model)
+        return {"model": str(model)}
+
+    def _pretrain(self, out: Path) -> dict[str, Any]:
+        return self._train_lm("pretrain", [])
+
+    def _sft(self, out: Path) -> dict[str, Any]:
+        return self._train_lm("sft", [f"model.init_from={self.model_dir('pretrain')}"])
+
+    def _rl(self, out: Path) -> dict[str, Any]:
+        r = self.settings["rl"]
+        prompts = out / "rl" / "prompts.jsonl"
+        count = write_rl_prompts(
+            self.corpus, prompts, int(r["prompts"]), float(r.get("references", 0.0)), int(r.get("seed", 0))
+        )
+        self._tool(
+            ["train", "rl", "--config", str(self.configs / r["config"]), "--threads", str(self.threads),
+             f"out_dir={out / 'rl'}", f"model.init_from={self.model_dir('sft')}",
+             f"data.prompts={prompts}", *r.get("overrides", [])],
+            "rl",
+        )  # fmt: skip
+        model = self.model_dir("rl")
+        if not (model / "model.safetensors").is_file():
+            raise RecipeError(f"rl: the trainer finished without an exported model in {model}")
+        put_codec(self.codec_export, model)
+        return {"model": str(model), "prompts": count}
+
+    def _eval(self, out: Path) -> dict[str, Any]:
+        e = self.settings["eval"]
+        testset = out / "eval" / "testset.jsonl"
+        report = out / "eval" / "report"
+        self._tool(
+            ["eval-testset", "--corpus", str(self.corpus), "--out", str(testset),
+             "--per-category", str(e["per_category"])],
+            "eval-testset",
+        )  # fmt: skip
+        flags = ["--limit", str(e["limit"])] if e.get("limit") else []
+        flags += [] if e.get("speaker", True) else ["--no-speaker"]
+        flags += [] if e.get("quality", True) else ["--no-quality"]
+        self._tool(
+            ["eval", "--system", str(self.model_dir(self.settings["export"]["model"])), "--testset",
+             str(testset), "--out", str(report), "--asr", str(e.get("asr", "base")),
+             "--threads", str(self.threads), *flags],
+            "eval",
+        )  # fmt: skip
+        return {"testset": str(testset), "report": str(report)}
+
+    def _export(self, out: Path) -> dict[str, Any]:
+        x = self.settings["export"]
+        size = export_fp16(self.model_dir(x["model"]), self.export_dir)
+        mb = size / 1e6
+        if x.get("max_mb") and mb > float(x["max_mb"]):
+            print(
+                f"recipe: warning: the export is {mb:.1f} MB, over export.max_mb = {x['max_mb']}",
+                file=sys.stderr,
+            )
+        provenance = {"model": x["model"], "stages": _marker_summary(out)}
+        (self.export_dir / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+        return {"export": str(self.export_dir), "mb": round(mb, 2)}
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def load_settings(configs: Path, assignments: Sequence[str] = ()) -> dict[str, Any]:
+    """``configs/recipe.yaml`` with ``SECTION.KEY=VALUE`` assignments applied (values parsed as YAML);
+    ``SECTION.overrides+=KEY=VALUE`` appends a tool override."""
+    path = configs / "recipe.yaml"
+    if not path.is_file():
+        raise RecipeError(f"no recipe.yaml in {configs}")
+    settings = yaml.safe_load(path.read_text()) or {}
+    for name in STAGE_NAMES:
+        settings.setdefault(name, {})
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        section, dot, field_name = key.partition(".")
+        if not sep or not dot or section not in settings:
+            raise RecipeError(
+                f"--set {item!r}: expected SECTION.KEY=VALUE with SECTION one of {list(settings)}"
+            )
+        if field_name == "overrides+":
+            settings[section].setdefault("overrides", []).append(value)
+        else:
+            settings[section][field_name] = yaml.safe_load(value)
+    return settings
+
+
+def training_rows(corpus: Path) -> list[Any]:
+    from s2tts.data.manifest import read_manifest
+
+    return [u for u in read_manifest(corpus / "manifest.parquet") if u.split == "train"]
+
+
+def link_training_audio(corpus: Path, folder: Path, seconds: float, seed: int) -> float:
+    """Symlink a seeded random subset (about ``seconds`` long) of the corpus's training-split single
+    utterances into ``folder`` (held-out speakers and sentences never reach the codec). Idempotent:
+    the same arguments link the same files. Returns the seconds linked."""
+    rows = [u for u in training_rows(corpus) if u.kind == "single"]
+    if not rows:
+        raise RecipeError(f"{corpus} has no training-split single utterances")
+    order = np.random.default_rng(seed).permutation(len(rows))
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0.0
+    wanted = set()
+    for i in order:
+        if total >= seconds:
+            break
+        u = rows[int(i)]
+        src = (corpus / u.path).resolve()
+        link = folder / f"{u.id}{src.suffix}"
+        wanted.add(link.name)
+        if not link.is_symlink():
+            link.symlink_to(src)
+        total += u.duration_s
+    for stale in folder.iterdir():
+        if stale.name not in wanted:
+            stale.unlink()
+    return total
+
+
+def write_rl_prompts(corpus: Path, path: Path, count: int, reference_share: float, seed: int) -> int:
+    """RL prompts from training-split texts (tags and dialogues as written); a ``reference_share`` of
+    the single-speaker ones get another training clip of their speaker as the cloning reference."""
+    rows = training_rows(corpus)
+    if not rows:
+        raise RecipeError(f"{corpus} has no training-split utterances")
+    rng = np.random.default_rng(seed)
+    by_speaker: dict[str, list[Any]] = {}
+    for u in rows:
+        if u.kind == "single":
+            by_speaker.setdefault(u.speaker_id, []).append(u)
+    picked = [rows[int(i)] for i in rng.permutation(len(rows))[:count]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for u in picked:
+        item: dict[str, Any] = {"text": u.text, "language": u.language}
+        others = [o for o in by_speaker.get(u.speaker_id, []) if o.id != u.id]
+        if u.kind == "single" and others and rng.random() < reference_share:
+            ref = others[int(rng.integers(len(others)))]
+            item["reference_audio"] = str((corpus / ref.path).resolve())
+            item["reference_text"] = ref.plain_text
+        lines.append(json.dumps(item, ensure_ascii=False))
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def put_codec(codec_dir: Path, model_dir: Path) -> None:
+    """Place the recipe's codec beside an exported LM (what speak, eval and the next stage load)."""
+    src = codec_dir / "codec.safetensors"
+    dst = model_dir / "codec.safetensors"
+    if not dst.is_file() or _file_sha256(dst) != _file_sha256(src):
+        tmp = dst.with_name(".codec.safetensors.tmp")
+        tmp.write_bytes(src.read_bytes())
+        os.replace(tmp, dst)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _marker_summary(out: Path) -> dict[str, Any]:
+    from s2tts.recipes.stages import read_marker
+
+    summary = {}
+    for name in STAGE_NAMES:
+        marker = read_marker(out, name)
+        if marker is not None:
+            summary[name] = {k: marker.get(k) for k in ("hash", "finished_at", "wall_s", "cpu_s")}
+    return summary
+
+
+def export_milestone(out_dir: Path, stage: str, to: Path) -> dict[str, Any]:
+    """Publish the latest training checkpoint of an LM stage (running or finished) as fp16 weights in
+    ``to`` with the recipe's codec: what the background script commits at milestones."""
+    from s2tts.training.checkpointing import Checkpointer
+    from s2tts.training.lm.export import export_run
+
+    runs = {"pretrain": out_dir / "lm" / "pretrain", "sft": out_dir / "lm" / "sft"}
+    if stage not in runs:
+        raise RecipeError(f"milestones are taken of {sorted(runs)}, not {stage!r}")
+    latest = Checkpointer(runs[stage] / "checkpoints").latest()
+    if latest is None:
+        raise RecipeError(f"{stage} has no checkpoint yet under {runs[stage] / 'checkpoints'}")
+    staging = out_dir / "milestones" / stage
+    export_run(runs[stage], latest, staging)
+    codec = out_dir / "codec" / "run" / "export"
+    if (codec / "codec.safetensors").is_file():
+        put_codec(codec, staging)
+    size = export_fp16(staging, to)
+    info = {
+        "stage": stage,
+        "checkpoint": latest.name,
+        "mb": round(size / 1e6, 2),
+        "stages": _marker_summary(out_dir),
+    }
+    (Path(to) / "provenance.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def run_small(
+    out_dir: Path,
+    configs: Path = DEFAULT_CONFIGS,
+    threads: int = 2,
+    assignments: Sequence[str] = (),
+    only: Sequence[str] | None = None,
+    until: str | None = None,
+    runner: Callable[[list[str], Path], dict | None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run (or resume) the small recipe into ``out_dir``; returns one status per selected stage."""
+    if threads < 1:
+        raise RecipeError("--threads must be at least 1")
+    recipe = SmallRecipe(out_dir.resolve(), configs, threads, load_settings(configs, assignments), runner)
+    return run_stages(
+        recipe.stages(), recipe.out_dir, only, until, log=lambda m: print(f"recipe: {m}", flush=True)
+    )

@@ -1,0 +1,81 @@
+"""RL prompt sets: a JSONL file of texts (with optional reference voices) -> RLPrompts.
+
+One JSON object per line::
+
+    {"text": "<|speaker:0|>Hello [laugh] there.",      required
+     "reference_audio": "voices/a.wav",                  optional, relative to the file
+     "reference_text": "Transcript of the reference.",   required with reference_audio
+     "language": "en",                                    optional (default "en")
+     "tags": ["laugh"], ...}                              anything else -> RLPrompt.request
+
+Reference audio is read with ``s2tts.audio`` and encoded once with the checkpoint's codec (its
+codes go into the prompt); the mono audio is kept for the similarity reward. Prompts are built
+by the same ``PromptBuilder`` inference uses, so RL trains on exactly the inference layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from s2tts.audio import downmix, read_audio
+from s2tts.errors import S2TTSError, TrainingDataError
+from s2tts.models.codec import Codec
+from s2tts.text.prompt import PromptBuilder, Reference
+from s2tts.training.rl.rollout import RLPrompt
+
+KNOWN = {"text", "reference_audio", "reference_text", "language"}
+
+
+def read_prompts(path: str | Path, codec: Codec | None) -> list[RLPrompt]:
+    """Parse and validate a prompt file; raises TrainingDataError naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingDataError(f"RL prompt file not found: {path}")
+    prompts: list[RLPrompt] = []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TrainingDataError(f"{where}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
+            raise TrainingDataError(f"{where}: each line needs a non-empty 'text'")
+        request = {k: v for k, v in row.items() if k not in KNOWN}
+        language = str(row.get("language", "en"))
+        ref_path = row.get("reference_audio")
+        if ref_path is None:
+            prompts.append(RLPrompt(row["text"], language=language, request=request))
+            continue
+        if not isinstance(row.get("reference_text"), str):
+            raise TrainingDataError(f"{where}: 'reference_audio' needs its 'reference_text'")
+        if codec is None:
+            raise TrainingDataError(f"{where}: reference voices need a codec in the checkpoint")
+        try:
+            audio, rate = read_audio(path.parent / ref_path)
+        except (S2TTSError, FileNotFoundError) as exc:
+            raise TrainingDataError(f"{where}: {exc}") from None
+        mono = downmix(audio)
+        with torch.no_grad():
+            codes, _ = codec.encode(mono, rate)
+        ref = Reference(row["reference_text"], codes[0].cpu())
+        prompts.append(RLPrompt(row["text"], (ref,), mono, int(rate), language=language, request=request))
+    if not prompts:
+        raise TrainingDataError(f"{path} holds no prompts")
+    return prompts
+
+
+def build_prompts(builder: PromptBuilder, prompts: Sequence[RLPrompt]) -> list[torch.Tensor]:
+    """Each prompt -> its LM input (1+N, L) int64 (single text batch, as generation uses)."""
+    out = []
+    for p in prompts:
+        try:
+            out.append(builder.build(p.text, references=list(p.references)))
+        except S2TTSError as exc:
+            raise TrainingDataError(f"prompt {p.text[:40]!r}: {exc}") from None
+    return out

@@ -1,0 +1,177 @@
+"""The small recipe: its helpers on a real corpus and a real tiny checkpoint, the CLI's errors, and
+the whole smoke recipe end to end through the project's tools (slow), with resume and skipping."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from s2tts.checkpoint import init_checkpoint, load_checkpoint
+from s2tts.cli import main
+from s2tts.data.manifest import read_manifest
+from s2tts.errors import RecipeError
+from s2tts.models.codec import load_codec
+from s2tts.recipes.fp16 import export_fp16
+from s2tts.recipes.small import DEFAULT_CONFIGS, link_training_audio, load_settings, write_rl_prompts
+from s2tts.recipes.stages import read_marker
+
+SMOKE = DEFAULT_CONFIGS.parent / "smoke"
+
+
+def test_settings_assignments() -> None:
+    s = load_settings(DEFAULT_CONFIGS, ["corpus.path=/x/y", "pretrain.overrides+=steps=5", "codec.hours=0.5"])
+    assert s["corpus"]["path"] == "/x/y" and s["codec"]["hours"] == 0.5
+    assert s["pretrain"]["overrides"] == ["steps=5"]
+    with pytest.raises(RecipeError, match="SECTION.KEY=VALUE"):
+        load_settings(DEFAULT_CONFIGS, ["nosection=1"])
+
+
+def test_every_shipped_tool_config_parses() -> None:
+    """The small and smoke configs load with the tools' own config classes."""
+    from s2tts.training.codec.config import CodecTrainConfig
+    from s2tts.training.lm.config import LMRunConfig
+    from s2tts.training.rl.config import RLRunConfig
+    from s2tts.training.run_config import load_config
+
+    for folder in (DEFAULT_CONFIGS, SMOKE):
+        s = load_settings(folder)
+        assert load_config(CodecTrainConfig, folder / s["codec"]["config"]).steps > 0
+        for stage in ("pretrain", "sft"):
+            assert load_config(LMRunConfig, folder / s[stage]["config"]).steps > 0
+        assert load_config(RLRunConfig, folder / s["rl"]["config"]).steps > 0
+    small = load_config(LMRunConfig, DEFAULT_CONFIGS / "pretrain.yaml")
+    assert small.model.preset == "cpu-small" and small.save_every <= 250
+
+
+def test_codec_audio_is_a_training_subset(recipe_corpus: Path, tmp_path: Path) -> None:
+    rows = {u.id: u for u in read_manifest(recipe_corpus / "manifest.parquet")}
+    folder = tmp_path / "audio"
+    seconds = link_training_audio(recipe_corpus, folder, 30.0, seed=0)
+    links = sorted(folder.iterdir())
+    assert links and seconds >= 30.0
+    for link in links:
+        u = rows[link.stem]
+        assert (
+            u.split == "train" and u.kind == "single" and link.resolve() == (recipe_corpus / u.path).resolve()
+        )
+    assert seconds == pytest.approx(sum(rows[p.stem].duration_s for p in links))
+    # Same arguments, same files; a smaller budget removes the links it no longer wants.
+    assert link_training_audio(recipe_corpus, folder, 30.0, seed=0) == seconds
+    assert sorted(folder.iterdir()) == links
+    link_training_audio(recipe_corpus, folder, 5.0, seed=0)
+    assert len(list(folder.iterdir())) < len(links)
+
+
+def test_rl_prompts_come_from_training_rows(recipe_corpus: Path, tmp_path: Path) -> None:
+    rows = read_manifest(recipe_corpus / "manifest.parquet")
+    train_text = {u.text for u in rows if u.split == "train"}
+    by_path = {str((recipe_corpus / u.path).resolve()): u for u in rows}
+    path = tmp_path / "prompts.jsonl"
+    count = write_rl_prompts(recipe_corpus, path, 12, reference_share=1.0, seed=0)
+    items = [json.loads(line) for line in path.read_text().splitlines()]
+    assert count == len(items) == 12
+    assert all(item["text"] in train_text for item in items)
+    with_ref = [i for i in items if "reference_audio" in i]
+    assert with_ref, "reference_share=1 gave no cloning prompt"
+    speaker_of_text = {u.text: u.speaker_id for u in rows if u.split == "train"}
+    for item in with_ref:
+        ref = by_path[item["reference_audio"]]
+        assert ref.split == "train" and ref.speaker_id == speaker_of_text[item["text"]]
+        assert item["reference_text"] == ref.plain_text and ref.text != item["text"]
+
+
+def test_fp16_export_loads_and_matches(tmp_path: Path) -> None:
+    src = init_checkpoint(tmp_path / "src", "tiny", seed=0)
+    size = export_fp16(src, tmp_path / "half")
+    original = sum(p.stat().st_size for p in src.iterdir())
+    assert size < 0.6 * original
+    with safe_open(str(tmp_path / "half" / "model.safetensors"), framework="pt") as f:
+        dtypes = {f.get_tensor(k).dtype for k in f.keys()}  # noqa: SIM118
+    assert dtypes == {torch.float16}
+    full = load_checkpoint(src, dtype="float32").model
+    half = load_checkpoint(tmp_path / "half", dtype="float32").model
+    for (name, a), (_, b) in zip(full.state_dict().items(), half.state_dict().items(), strict=True):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
+    with pytest.raises(RecipeError, match="no config.json"):
+        export_fp16(tmp_path, tmp_path / "x")
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["recipe", "small", "--out", str(tmp_path), "--stages", "bogus"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown stage 'bogus'" in err[0]
+    assert main(["recipe", "small", "--out", str(tmp_path), "--milestone", "pretrain"]) != 0
+    assert "--milestone needs --to" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_smoke_recipe_end_to_end_resumes_and_skips(
+    recipe_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    base = ["recipe", "small", "--configs", str(SMOKE), "--out", str(out), "--threads", "1",
+            "--set", f"corpus.path={recipe_corpus}"]  # fmt: skip
+    assert main([*base, "--until", "codec"]) == 0
+    first = {n: read_marker(out, n) for n in ("corpus", "codec")}
+    assert read_marker(out, "pipeline") is None
+    capsys.readouterr()
+
+    assert main(base) == 0  # resumes: corpus and codec are not run again
+    status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stages"]
+    assert [(s["stage"], s["status"]) for s in status] == [
+        ("corpus", "skipped"), ("codec", "skipped"), ("pipeline", "ran"), ("pretrain", "ran"),
+        ("sft", "ran"), ("rl", "ran"), ("eval", "ran"), ("export", "ran"),
+    ]  # fmt: skip
+    assert all(read_marker(out, n) == first[n] for n in first)
+
+    # What the stages made: shards, the exported fp16 model with its codec, an evaluation report.
+    assert any((out / "data" / "shards").glob("*.npy"))
+    export = out / "export"
+    with safe_open(str(export / "model.safetensors"), framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}  # noqa: SIM118
+    assert (export / "codec.safetensors").is_file()
+    provenance = json.loads((export / "provenance.json").read_text())
+    assert provenance["model"] == "rl" and set(provenance["stages"]) >= {"pretrain", "sft", "rl"}
+    assert not load_checkpoint(export, dtype="float32").random_weights
+    assert load_codec(export).num_codebooks == 10  # the tiny codec of the smoke configs
+    assert any((out / "eval" / "report").iterdir())
+
+    assert main(base) == 0  # everything done: nothing runs
+    status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stages"]
+    assert {s["status"] for s in status} == {"skipped"}
+
+    # A milestone: the latest SFT checkpoint as fp16 weights beside the codec, loadable.
+    models = tmp_path / "models"
+    assert main(["recipe", "small", "--out", str(out), "--milestone", "sft", "--to", str(models)]) == 0
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["stage"] == "sft" and info["checkpoint"].startswith("step-")
+    assert (
+        not load_checkpoint(models, dtype="float32").random_weights
+        and (models / "codec.safetensors").is_file()
+    )
+
+    # A changed SFT setting re-runs SFT and what reads it, not what comes before.
+    assert main([*base, "--set", "sft.overrides+=optim.lr=5e-4", "--until", "sft"]) == 0
+    status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stages"]
+    assert [s["status"] for s in status] == ["skipped"] * 4 + ["ran"]
+
+
+def test_cpu_small_lm_fits_the_cpu_small_codec_and_byte_tokenizer() -> None:
+    """The LM preset carries the codec's code layout itself (codec_preset: null in pretrain.yaml)."""
+    from s2tts.checkpoint import preset_with_tokenizer
+    from s2tts.models.config import DualARConfig
+    from s2tts.models.dual_ar import DualARTransformer
+    from s2tts.training.codec.presets import codec_preset
+
+    lm = DualARConfig.preset("cpu-small")
+    codec = codec_preset("cpu-small")
+    assert lm.num_codebooks == codec.num_codebooks == 4
+    assert lm.codebook_size == codec.quantizer.semantic_codebook_size == 1024
+    made, tokenizer = preset_with_tokenizer("cpu-small", None)
+    assert made == lm and lm.semantic_begin_id == tokenizer.semantic_begin_id
+    params = sum(p.numel() for p in DualARTransformer(lm).parameters())
+    assert 2 * params < 30e6  # fp16 LM weights well inside the 60 MB budget with the codec
