@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +45,13 @@ def _plain(value: Any) -> Any:
 
 
 def _train_rl(args: argparse.Namespace) -> int:
+    """Train; the main rank prints the summary JSON; under torchrun every rank then exits through
+    the process group's safe exit (errors still exit 1 with one line, via ``s2tts.cli.main``)."""
     import torch
+    import torch.distributed as torch_dist
 
+    from s2tts.errors import S2TTSError
+    from s2tts.training.distributed import DistInfo, finish
     from s2tts.training.rl.config import RLRunConfig
     from s2tts.training.rl.recipe import train_rl
     from s2tts.training.run_config import load_config
@@ -52,6 +59,20 @@ def _train_rl(args: argparse.Namespace) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     cfg = load_config(RLRunConfig, args.config, args.overrides)
-    summary = train_rl(cfg)
-    print(json.dumps({k: _plain(v) for k, v in summary.items()}))
-    return 0
+    code = 0
+    try:
+        summary = train_rl(cfg)
+        if summary.pop("rank") == 0:
+            print(json.dumps({k: _plain(v) for k, v in summary.items()}), flush=True)
+    except BaseException as exc:
+        if not torch_dist.is_initialized():
+            raise  # one process: s2tts.cli.main reports it
+        code = 1
+        if isinstance(exc, (S2TTSError, FileNotFoundError, PermissionError)):
+            print(f"s2tts: error: {exc}", file=sys.stderr, flush=True)
+        else:
+            traceback.print_exc()
+    finally:
+        if torch_dist.is_initialized():  # exits the process (barrier, destroy, os._exit(code))
+            finish(DistInfo(world_size=torch_dist.get_world_size(), rank=torch_dist.get_rank()), code)
+    return code

@@ -53,7 +53,9 @@ from s2tts.training.rl.rollout import (
 @dataclass(frozen=True)
 class StepConfig:
     """updates: optimisation passes over one rollout batch; micro_batch: rollouts per backward;
-    scale_by_std: original GRPO advantages (off: Dr.GRPO / S2); recompute_old: take the old
+    scale_by_std: original GRPO advantages (off: Dr.GRPO / S2); prompt_offset: this rank's first
+    prompt slot of the global step (rollout seeds follow the global slot, so N ranks x P prompts
+    sample what one process with N x P prompts would); recompute_old: take the old
     log-probs from a teacher-forced pass of the training model instead of the sampler's (the
     two agree to float rounding in fp32; a bf16 / int8 / compiled decode path differs more)."""
 
@@ -64,6 +66,7 @@ class StepConfig:
     max_grad_norm: float = 1.0
     scale_by_std: bool = False
     seed: int = 0
+    prompt_offset: int = 0
     recompute_old: bool = False
 
     def __post_init__(self) -> None:
@@ -189,7 +192,7 @@ def collect(
     gen_s = decode_s = 0.0
     for p, (prompt, tensor) in enumerate(zip(prompts, prompt_tensors, strict=True)):
         t0 = time.perf_counter()
-        seeds = [rollout_seed(cfg.seed, step, p, i) for i in range(g)]
+        seeds = [rollout_seed(cfg.seed, step, cfg.prompt_offset + p, i) for i in range(g)]
         group = generate_group(model, tensor, cfg.rollout, p, seeds)
         t1 = time.perf_counter()
         if waveforms is not None:

@@ -50,8 +50,14 @@ def _worker_main(cfg: RewardConfig, threads: int, tasks: Any, results: Any) -> N
         error = f"building rewards failed: {exc!r}"
     if "torch" in sys.modules:  # a reward model runs on torch: keep it to its share of the cores
         sys.modules["torch"].set_num_threads(threads)
+    parent = os.getppid()
     while True:
-        item = tasks.get()
+        try:
+            item = tasks.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:  # the trainer died without closing the pool: do not linger
+                return
+            continue
         if item is None:
             return
         task_id, batch = item

@@ -36,7 +36,7 @@ from s2tts.audio import write_audio
 from s2tts.checkpoint import load_checkpoint
 from s2tts.errors import CheckpointError, TrainConfigError
 from s2tts.training.checkpointing import Checkpointer, OptimizerState
-from s2tts.training.distributed import DistInfo, all_reduce_mean, any_rank, finish, init_distributed
+from s2tts.training.distributed import DistInfo, all_reduce_mean, any_rank, init_distributed
 from s2tts.training.interrupt import StopOnSignal
 from s2tts.training.lm.setup import export_published, training_layout
 from s2tts.training.lora import inject_lora
@@ -97,18 +97,15 @@ def _reduce(dist: DistInfo) -> Any:
 
 
 def train_rl(cfg: RLRunConfig) -> dict[str, Any]:
-    """Run (or resume) a GRPO run; returns the summary that the CLI prints as its last line."""
+    """Run (or resume) a GRPO run; returns the summary that the CLI prints as its last line.
+    Under torchrun the caller ends the process group (``distributed.finish``) afterwards."""
     if cfg.model.init_from is None:
         raise TrainConfigError("model.init_from: name the SFT checkpoint directory to start RL from")
     if cfg.data.prompts is None:
         raise TrainConfigError("data.prompts: name a JSONL file of prompts")
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)  # the trainer process's own setting, from its config
-    dist = init_distributed(cfg.device)
-    try:
-        return _train(cfg, dist)
-    finally:
-        finish(dist)
+    return _train(cfg, init_distributed(cfg.device))
 
 
 def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
@@ -169,7 +166,8 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
         micro_batch=cfg.micro_batch,
         max_grad_norm=o.grad_clip,
         scale_by_std=cfg.scale_by_std,
-        seed=cfg.seed * 1_000_003 + dist.rank,
+        seed=cfg.seed,
+        prompt_offset=dist.rank * cfg.data.prompts_per_step,
     )
 
     def save(step: int, stopped: str | None) -> Path:
@@ -242,6 +240,7 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
                 last_path = save(step, None)
         bar.close()
     summary: dict[str, Any] = {
+        "rank": dist.rank,
         "steps": step,
         "first_reward": first_reward,
         "final_reward": last.get("reward_mean", math.nan),
