@@ -62,7 +62,10 @@ def test_engine_system_is_seeded_and_records_requests(
     first = list(engine_system.generate(cases))
     again = list(engine_system.generate(cases))
     for a, b in zip(first, again, strict=True):
-        np.testing.assert_array_equal(a.audio, b.audio)
+        # same seeds -> same codes; the engine decodes audio for the sessions due in one step together,
+        # and that grouping depends on timing, so samples agree to float rounding (~1e-7), not bit for bit
+        assert len(a.audio) == len(b.audio)
+        np.testing.assert_allclose(a.audio, b.audio, rtol=0, atol=1e-5)
         assert a.sample_rate == 44100 and 0 < len(a.audio) <= 12 * 2048
         assert a.metrics["ttfa_s"] > 0 and a.metrics["rtf"] > 0
     assert first[0].request["seed"] == 5 and first[0].request["max_new_tokens"] == 12

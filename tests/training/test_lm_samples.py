@@ -30,7 +30,7 @@ def test_every_turn_prefix_is_the_inference_prompt(builder: PromptBuilder) -> No
         assert torch.equal(sample.values[:, : prompt.shape[1]], prompt)
         history.append((turn.text, turn.codes))
     # and the long-form flow the engine runs produces the same prompts
-    plan = IterativePrompt(builder, "\n".join(t.text for t in turns), refs, chunk_length=10, max_speakers=1)
+    plan = IterativePrompt(builder, "\n".join(t.text for t in turns), refs, chunk_length=20, max_speakers=1)
     for turn in turns:
         prompt = plan.next_prompt()
         assert torch.equal(sample.values[:, : prompt.shape[1]], prompt)

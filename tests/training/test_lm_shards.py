@@ -55,7 +55,7 @@ def shard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_conversations_are_the_engines_long_form_batches(shard_dir: Path) -> None:
     cfg = DataConfig(
-        source="shards", path=shard_dir, multi_turn_prob=1.0, reference_prob=1.0, chunk_length=20
+        source="shards", path=shard_dir, multi_turn_prob=1.0, reference_prob=1.0, chunk_length=40
     )
     source = ShardConversations(shard_dir, cfg, "train")
     builder = PromptBuilder(make_byte_tokenizer(64), 10, 64)
@@ -70,8 +70,9 @@ def test_conversations_are_the_engines_long_form_batches(shard_dir: Path) -> Non
             continue
         multi += 1
         # the engine, given the same text and references, builds the same prompts batch by batch
+        # (every fixture turn is under chunk_length bytes, so inference cuts no turn either)
         plan = IterativePrompt(
-            builder, "\n".join(t.text for t in conv.turns), conv.references, chunk_length=20
+            builder, "\n".join(t.text for t in conv.turns), conv.references, chunk_length=40
         )
         assert plan.batches == [t.text for t in conv.turns]
         for turn in conv.turns:

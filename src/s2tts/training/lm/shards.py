@@ -8,9 +8,12 @@ engine lays out a long text at inference:
 * each reference becomes a system-turn reference ``<|speaker:i|>text`` with its codes;
 * a single-utterance sample is one turn (its text as written, inline tags kept);
 * a multi-turn sample's speaker turns are written ``<|speaker:i|>text`` and grouped into text
-  batches by ``s2tts.text.prompt.split_batches`` with the engine's ``chunk_length`` and
-  ``max_speakers``; each batch is one user turn + one voice turn holding the codes of its
-  speaker turns, in order -- exactly the batches ``IterativePrompt`` would make of that text.
+  batches by ``s2tts.text.split.pack_pieces`` -- the packing ``split_batches`` applies -- with the
+  engine's ``chunk_length`` and ``max_speakers``; each batch is one user turn + one voice turn
+  holding the codes of its speaker turns, in order. These are exactly the batches
+  ``IterativePrompt`` makes of that text whenever no single turn is longer than ``chunk_length``
+  bytes; a longer turn stays whole here (its audio cannot be cut at a text boundary without word
+  alignments), where inference would cut it into several batches.
 
 Turns whose codes are empty are dropped. ``get(index, epoch)`` is what the step sampler calls.
 """
@@ -22,7 +25,8 @@ from pathlib import Path
 import torch
 
 from s2tts.errors import TrainingDataError
-from s2tts.text.prompt import SPEAKER_TAG, Reference, split_batches
+from s2tts.text.prompt import SPEAKER_TAG, Reference
+from s2tts.text.split import pack_pieces
 from s2tts.training.lm.samples import Conversation, Turn
 
 __all__ = ["ShardConversations", "to_conversation"]
@@ -44,12 +48,11 @@ def to_conversation(sample, chunk_length: int = 300, max_speakers: int = 5) -> C
     texts = [f"<|speaker:{t.speaker_index}|>{t.text.strip()}" for t in turns]
     if any(len(SPEAKER_TAG.findall(x)) != 1 for x in texts):
         raise TrainingDataError(f"sample {sample.ids}: a turn text holds its own speaker tag")
-    batches = split_batches("".join(texts), chunk_length, max_speakers)
     out, k = [], 0
-    for batch in batches:
-        n = len(SPEAKER_TAG.findall(batch))
+    for group in pack_pieces(texts, chunk_length, max_speakers):
+        n = len(group)
         codes = torch.cat([torch.from_numpy(t.codes).long() for t in turns[k : k + n]], dim=1)
-        out.append(Turn(batch, codes))
+        out.append(Turn("\n".join(group), codes))
         k += n
     if k != len(turns):
         raise TrainingDataError(f"sample {sample.ids}: batches cover {k} of {len(turns)} turns")
