@@ -42,6 +42,31 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     return _decode_with_av(str(path), str(path), f"cannot decode {path}: ")
 
 
+def read_audio_window(
+    path: str | Path, length: int, length_rate: int, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """A random window of a file: (samples (channels, m) float32, the file's sample rate).
+
+    The window lasts ``length`` samples at ``length_rate`` (m = ceil(length * rate / length_rate) at
+    the file's rate) from a start drawn uniformly by ``rng``; the whole file when it is shorter.
+    libsndfile formats are read by seeking, without decoding the rest of the file; others are
+    decoded in full and sliced.
+    """
+    path = Path(path)
+    try:
+        with sf.SoundFile(str(path)) as f:
+            need = -(-length * f.samplerate // length_rate)
+            start = int(rng.integers(0, max(1, f.frames - need + 1)))
+            f.seek(start)
+            return np.ascontiguousarray(f.read(need, dtype="float32", always_2d=True).T), int(f.samplerate)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        pass  # not seekable by libsndfile (or missing: read_audio says which)
+    audio, rate = read_audio(path)
+    need = -(-length * rate // length_rate)
+    start = int(rng.integers(0, max(1, audio.shape[1] - need + 1)))
+    return np.ascontiguousarray(audio[:, start : start + need]), rate
+
+
 def decode_bytes(
     data: bytes, max_seconds: float | None = None, what: str = "audio"
 ) -> tuple[np.ndarray, int]:
