@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from s2tts.audio import read_audio, write_audio
+from s2tts.audio import read_audio, read_audio_window, write_audio
 from s2tts.errors import AudioError
 
 RATE = 44100
@@ -114,3 +114,21 @@ def test_undecodable_file_names_the_file_and_the_problem(tmp_path) -> None:
     message = str(info.value)
     assert message == f"cannot decode {bad}: not an audio file, or a format FFmpeg cannot read"
     assert "Errno" not in message
+
+
+@pytest.mark.parametrize("ext", [".flac", ".mp3"])
+def test_read_audio_window_is_a_slice_of_the_whole_file(tmp_path: Path, ext: str) -> None:
+    rng = np.random.default_rng(5)
+    path = tmp_path / f"w{ext}"
+    write_audio(path, rng.uniform(-0.5, 0.5, (2, 24000)).astype(np.float32), 24000)
+    whole, rate = read_audio(path)
+    starts = set()
+    for seed in range(6):
+        window, wrate = read_audio_window(path, 4410, 44100, np.random.default_rng(seed))  # 0.1 s
+        assert wrate == rate == 24000 and window.shape == (2, 2400)
+        start = int(np.random.default_rng(seed).integers(0, whole.shape[1] - 2400 + 1))
+        np.testing.assert_allclose(window, whole[:, start : start + 2400], atol=1e-6)
+        starts.add(start)
+    assert len(starts) == 6  # the start follows the generator
+    longer, _ = read_audio_window(path, 10 * 44100, 44100, rng)  # longer than the file: all of it
+    np.testing.assert_allclose(longer, whole, atol=1e-6)

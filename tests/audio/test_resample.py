@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s2tts.audio import downmix, resample
+from s2tts.audio import StreamResampler, downmix, resample
 from s2tts.errors import AudioError
 
 
@@ -39,3 +39,20 @@ def test_downmix():
     audio = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]], dtype=np.float32)
     assert np.allclose(downmix(audio), [0.5, 0.5, 0.5])
     assert np.array_equal(downmix(audio[0]), audio[0])
+
+
+def test_stream_resampler_chunks_leave_no_mark() -> None:
+    """Chunks of any size give the same samples as one push, and as the whole-array ``resample``."""
+    rng = np.random.default_rng(1)
+    x = (0.5 * np.sin(2 * np.pi * 440 * np.arange(44100) / 44100) + 0.05 * rng.standard_normal(44100)).astype(
+        np.float32
+    )
+    whole = StreamResampler(44100, 24000)
+    one = np.concatenate([whole.push(x), whole.push(np.zeros(0, np.float32), last=True)])
+    stream = StreamResampler(44100, 24000)
+    cuts = [0, 1, 700, 4096, 9001, 30000, 44100]
+    parts = [stream.push(x[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    chunked = np.concatenate([*parts, stream.push(np.zeros(0, np.float32), last=True)])
+    assert chunked.dtype == np.float32 and len(chunked) == len(one) == 24000
+    np.testing.assert_allclose(chunked, one, atol=1e-6)
+    np.testing.assert_allclose(chunked, resample(x, 44100, 24000), atol=1e-4)

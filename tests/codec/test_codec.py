@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from s2tts.audio import downmix, resample
 from s2tts.errors import AudioError, CodesError
 from s2tts.models.codec import Codec, CodecConfig, select_state, stack_states
-from s2tts.models.codec.inputs import MIN_AUDIO_SECONDS
+from s2tts.models.codec.inputs import MIN_AUDIO_SECONDS, prepare_audio
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,17 @@ def test_other_sample_rates_are_resampled_with_soxr(codec):
 
     direct, _ = codec.encode(soxr.resample(audio_16k, 16000, 44100, quality="HQ"), 44100)
     assert torch.equal(codes, direct)
+
+
+def test_codec_input_conversion_is_s2tts_audios_rule():
+    """The codec's boundary conversion (kept in models/, which imports nothing above it) gives the
+    samples that s2tts.audio's downmix + resample give, so the package has one rule."""
+    rng = np.random.default_rng(3)
+    stereo = np.stack([_tone(0.3, freq=330, rate=16000), rng.uniform(-0.3, 0.3, 4800).astype(np.float32)])
+    wave, lengths = prepare_audio(stereo, 16000, None, 44100)
+    expected = resample(downmix(stereo), 16000, 44100)
+    assert lengths == [len(expected)]
+    np.testing.assert_allclose(wave[0], expected, rtol=0, atol=1e-7)
 
 
 def test_integer_pcm_and_tensors_are_accepted(codec):

@@ -10,6 +10,9 @@ check the server against the engine's own output:
   exception's class name, e.g. ``"RequestCancelledError"``).
 * ``encoded``: ``(samples, sample_rate)`` of every ``encode_audio`` call (stored voices, inline
   references the engine encodes itself, ``/v1/vqgan/encode``).
+* ``expire_after_first_chunk``: when set, a request that has a deadline has it moved into the past
+  as its first chunk is delivered (on the engine's thread), so its timeout falls after exactly one
+  chunk whatever the machine's speed -- deadline tests need no wall-clock race.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ class RecordingEngine(TTSEngine):
         self._record_lock = threading.Lock()
         self.calls: list[Call] = []
         self.encoded: list[tuple[int, int]] = []
+        self.expire_after_first_chunk = False
 
     @property
     def requests(self) -> list[SynthesisRequest]:
@@ -66,6 +70,9 @@ class RecordingEngine(TTSEngine):
         self, request: SynthesisRequest, sink: Sink, cancelled: threading.Event | None = None
     ) -> Session:
         call = Call(request)
+        submitted = threading.Event()
+        holder: list[Session] = []
+        expire = self.expire_after_first_chunk
 
         def record(item: AudioChunk | BaseException) -> None:
             if isinstance(item, BaseException):
@@ -74,9 +81,15 @@ class RecordingEngine(TTSEngine):
                 call.chunks.append(item.pcm)
                 if item.is_last:
                     call.outcome = "completed"
+                elif expire and len(call.chunks) == 1:
+                    submitted.wait()  # the session object is known once submit() returned
+                    if holder[0].deadline is not None:
+                        holder[0].deadline = time.perf_counter() - 1.0
             sink(item)
 
         session = super().submit(request, record, cancelled)
+        holder.append(session)
+        submitted.set()
         with self._record_lock:
             self.calls.append(call)
         return session

@@ -345,9 +345,22 @@ def test_engine_overload_is_503_with_retry_after(
 
 def test_request_deadline(engine: RecordingEngine, settings: ServerSettings) -> None:
     """The engine's deadline: a complete file becomes 504; a started stream is cut short (no final
-    chunk), an SSE stream ends with an error event."""
-    timed = ServerSettings(**{**settings.__dict__, "request_timeout_s": 0.3})
+    chunk), an SSE stream ends with an error event.
+
+    The server hands every request a generous deadline; the engine moves it into the past once the
+    first chunk is out, so each request times out after exactly one chunk on any machine load."""
+    timed = ServerSettings(**{**settings.__dict__, "request_timeout_s": 600.0})
     long = {"text": "x", **frames(400)}
+    engine.expire_after_first_chunk = True
+    try:
+        _timed_out_three_ways(engine, timed, long)
+    finally:
+        engine.expire_after_first_chunk = False
+    assert [c.outcome for c in engine.calls] == ["RequestTimeoutError"] * 3
+    assert [len(c.chunks) for c in engine.calls] == [1, 1, 1]
+
+
+def _timed_out_three_ways(engine: RecordingEngine, timed: ServerSettings, long: dict) -> None:
     with running(create_app(engine, timed)) as url, httpx.Client(base_url=url, timeout=30) as http:
         r = http.post("/v1/tts", json=long)
         assert r.status_code == 504 and r.json()["error"]["type"] == "timeout_error"
@@ -365,7 +378,6 @@ def test_request_deadline(engine: RecordingEngine, settings: ServerSettings) -> 
         assert events[0]["type"] == "speech.audio.delta"
         assert events[-1]["type"] == "error" and "timeout" in events[-1]["error"]["message"]
         assert http.get("/v1/health").status_code == 200
-    assert [c.outcome for c in engine.calls] == ["RequestTimeoutError"] * 3
 
 
 def test_unknown_route_and_method_are_json(client: TestClient) -> None:

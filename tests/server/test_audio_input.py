@@ -7,6 +7,7 @@ import base64
 import numpy as np
 import pytest
 
+from s2tts.audio import read_audio, write_audio
 from s2tts.errors import AudioError, AudioTooLongError
 from s2tts.server.audio_input import decode_audio, decode_base64
 from s2tts.server.formats import encode_audio
@@ -20,6 +21,20 @@ def test_decodes_common_formats(fmt: str) -> None:
     pcm, rate = decode_audio(data)
     assert pcm.dtype == np.float32 and pcm.ndim == 1
     assert 0.98 < len(pcm) / rate < 1.1
+
+
+def test_stereo_upload_is_the_file_read_back_then_averaged(tmp_path) -> None:
+    """Uploads go through s2tts.audio: the same samples ``read_audio`` gives for that file, and the
+    one downmix rule (channel mean), not FFmpeg's own stereo-to-mono matrix."""
+    rng = np.random.default_rng(0)
+    left, right = 0.5 * sine(8000, rate=16000), rng.uniform(-0.4, 0.4, 8000).astype(np.float32)
+    path = tmp_path / "stereo.flac"
+    write_audio(path, np.stack([left, right]), 16000)
+    pcm, rate = decode_audio(path.read_bytes())
+    channels, file_rate = read_audio(path)
+    assert rate == file_rate == 16000 and channels.shape == (2, 8000)
+    np.testing.assert_allclose(pcm, (channels[0] + channels[1]) / 2, atol=1e-6)
+    assert np.abs(pcm - (left + right) / 2).max() < 1e-3  # 16-bit FLAC rounding only
 
 
 def test_refuses_garbage_empty_and_too_long() -> None:

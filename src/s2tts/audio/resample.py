@@ -1,4 +1,5 @@
-"""Sample-rate conversion (soxr) and channel downmix for float32 numpy audio.
+"""Sample-rate conversion (soxr) and channel downmix for float32 numpy audio: the package's one
+resampler (whole arrays and streams) and its one downmix rule (the channel mean).
 
 soxr is a band-limited polyphase resampler with a linear-phase filter; "HQ" keeps the passband flat
 to ~0.91 x Nyquist with > 120 dB rejection, so resampling a voice recording to 44.1 kHz for the
@@ -34,6 +35,19 @@ def resample(audio: np.ndarray, orig_rate: float, target_rate: float, quality: s
         return soxr.resample(data, orig_rate, target_rate, quality=quality).astype(np.float32, copy=False)
     out = soxr.resample(np.ascontiguousarray(data.T), orig_rate, target_rate, quality=quality)
     return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+class StreamResampler:
+    """Mono float32 audio at ``orig_rate`` arriving in chunks -> ``target_rate``, with the filter
+    state carried across chunks, so the chunk boundaries leave no mark (same filter as ``resample``).
+    """
+
+    def __init__(self, orig_rate: int, target_rate: int, quality: str = "HQ") -> None:
+        self._stream = soxr.ResampleStream(orig_rate, target_rate, 1, dtype="float32", quality=quality)
+
+    def push(self, pcm: np.ndarray, last: bool = False) -> np.ndarray:
+        """chunk (n,) -> the resampled samples ready so far (m,); ``last=True`` flushes the filter."""
+        return self._stream.resample_chunk(np.asarray(pcm, dtype=np.float32).reshape(-1), last=last)
 
 
 def downmix(audio: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any
 
+from s2tts.cli.options import add_sampling_options
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -26,10 +28,7 @@ def register(sub: Any) -> None:
     p.add_argument("--asr-batch-size", type=int, default=8)
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and the scorers")
     p.add_argument("--seed", type=int, default=0, help="base seed for cases without one")
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--top-p", type=float, default=0.8)
-    p.add_argument("--top-k", type=int, default=30)
-    p.add_argument("--max-new-tokens", type=int, default=1024)
+    add_sampling_options(p, chunk_length=False)
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--api-key", default=os.environ.get("S2TTS_API_KEY"))

@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from s2tts.cli.options import DTYPES, add_runtime_options, apply_threads, audio_progress
+from s2tts.cli.options import (
+    DTYPES,
+    add_runtime_options,
+    add_sampling_options,
+    apply_threads,
+    audio_progress,
+)
 from s2tts.errors import CodesError, PromptError
 
 if TYPE_CHECKING:  # heavy imports happen in the handlers, so `s2tts --help` stays fast
@@ -42,14 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--reference-text", action="append", default=[], help="transcript of each --reference-codes"
     )
-    g.add_argument("--top-k", type=int, default=30)
-    g.add_argument("--top-p", type=float, default=0.9)
-    g.add_argument("--temperature", type=float, default=1.0)
+    add_sampling_options(g)
     g.add_argument("--seed", type=int, default=42)
-    g.add_argument(
-        "--max-new-tokens", type=int, default=1024, help="steps per text batch (0: until the context ends)"
-    )
-    g.add_argument("--chunk-length", type=int, default=300, help="UTF-8 bytes per text batch")
     g.add_argument("--no-ras", action="store_true", help="disable repetition-aware sampling")
     add_runtime_options(g, quantize=True)
     g.add_argument("-o", "--output", type=Path, required=True)

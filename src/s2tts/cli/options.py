@@ -74,6 +74,35 @@ def add_runtime_options(parser: argparse.ArgumentParser, dtype: bool = True, qua
         )
 
 
+def add_sampling_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, chunk_length: bool = True
+) -> None:
+    """--temperature --top-p --top-k --max-new-tokens (and --chunk-length), defaulting to
+    ``DEFAULT_SAMPLING`` and ``DEFAULT_CHUNK_LENGTH`` like the HTTP fields and the engine."""
+    from s2tts.inference.params import DEFAULT_SAMPLING  # light: dataclasses only
+    from s2tts.text.split import DEFAULT_CHUNK_LENGTH
+
+    d = DEFAULT_SAMPLING
+    parser.add_argument(
+        "--temperature", type=float, default=d.temperature, help=f"0-1, 0 is greedy (default {d.temperature})"
+    )
+    parser.add_argument("--top-p", type=float, default=d.top_p, help=f"0-1, 0 is greedy (default {d.top_p})")
+    parser.add_argument("--top-k", type=int, default=d.top_k, help=f"1 is greedy (default {d.top_k})")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=d.max_new_tokens,
+        help=f"steps per text batch, frames + 1; 0: until the context ends (default {d.max_new_tokens})",
+    )
+    if chunk_length:
+        parser.add_argument(
+            "--chunk-length",
+            type=int,
+            default=DEFAULT_CHUNK_LENGTH,
+            help=f"UTF-8 bytes per text batch (default {DEFAULT_CHUNK_LENGTH})",
+        )
+
+
 def apply_threads(args: argparse.Namespace) -> None:
     """Set torch's thread count when ``--threads`` was given (a process setting, made by the CLI only)."""
     if getattr(args, "threads", None):

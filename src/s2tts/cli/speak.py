@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from s2tts.cli.audio_out import OUTPUT_SUFFIXES, AudioFileWriter, check_output
-from s2tts.cli.options import add_runtime_options, apply_threads, audio_progress
+from s2tts.cli.options import add_runtime_options, add_sampling_options, apply_threads, audio_progress
 from s2tts.errors import PromptError
 
 
@@ -25,11 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--voice-text", action="append", default=[], help="transcript of each --voice")
     p.add_argument("--stream", action="store_true", help="write audio to the file as it is generated")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--temperature", type=float, default=0.8, help="0-1, 0 is greedy (default 0.8)")
-    p.add_argument("--top-p", type=float, default=0.8, help="0-1, 0 is greedy (default 0.8)")
-    p.add_argument("--top-k", type=int, default=30)
-    p.add_argument("--max-new-tokens", type=int, default=1024, help="frames per text batch (+1)")
-    p.add_argument("--chunk-length", type=int, default=200, help="UTF-8 bytes per text batch")
+    add_sampling_options(p)
     add_runtime_options(p, quantize=True)
     p.set_defaults(func=_speak)
 

@@ -38,10 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from s2tts.audio import downmix, resample
+from s2tts.audio import downmix, read_audio_window, resample
 from s2tts.data.manifest import ManifestError, TagSpan, Utterance, read_manifest
 from s2tts.data.shards import ShardReader
 
@@ -214,12 +213,7 @@ class AudioCropDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> np.ndarray:
         utt = self.utterances[i]
         rng = np.random.default_rng((self.seed, self.epoch, i))
-        with sf.SoundFile(self.root / utt.path) as f:
-            need = int(np.ceil(self.crop * f.samplerate / self.sample_rate))
-            start = int(rng.integers(0, max(1, f.frames - need + 1)))
-            f.seek(start)
-            audio = f.read(need, dtype="float32", always_2d=True).T
-            rate = f.samplerate
+        audio, rate = read_audio_window(self.root / utt.path, self.crop, self.sample_rate, rng)
         x = downmix(audio)
         if rate != self.sample_rate:
             x = resample(x, rate, self.sample_rate)

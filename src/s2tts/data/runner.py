@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
-from s2tts.audio import read_audio, write_audio
+from s2tts.audio import downmix, read_audio, write_audio
 from s2tts.data import shards as shard_io
 from s2tts.data.manifest import MANIFEST_NAME, read_manifest
 from s2tts.data.pipeline_config import PIPELINE_RATE, PipelineConfig
@@ -88,8 +87,8 @@ def _stage_config(config: PipelineConfig, stage: Any) -> dict[str, Any]:
 def _load(stage_name: str, record: dict[str, Any], out: Path) -> tuple[dict, Any]:
     if stage_name == "ingest":
         return record, read_audio(record["source_path"])
-    data, rate = sf.read(out / record["audio"], dtype="float32")
-    return record, data
+    data, _ = read_audio(out / record["audio"])
+    return record, downmix(data)
 
 
 def _save(stage_name: str, key: str, pairs: list, out: Path, in_audio: dict[int, np.ndarray]) -> list[dict]:

@@ -33,6 +33,7 @@ import numpy as np
 from s2tts.audio import downmix, read_audio
 from s2tts.errors import EvalError
 from s2tts.eval.testset import TestCase
+from s2tts.inference.params import DEFAULT_SAMPLING
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 
@@ -68,10 +69,10 @@ def case_seed(case: TestCase, base_seed: int = 0) -> int:
 class Sampling:
     """The sampling knobs recorded with every request."""
 
-    temperature: float = 0.8
-    top_p: float = 0.8
-    top_k: int = 30
-    max_new_tokens: int = 1024
+    temperature: float = DEFAULT_SAMPLING.temperature
+    top_p: float = DEFAULT_SAMPLING.top_p
+    top_k: int = DEFAULT_SAMPLING.top_k
+    max_new_tokens: int = DEFAULT_SAMPLING.max_new_tokens
 
 
 class WavDirSystem:

@@ -16,6 +16,7 @@ from s2tts.inference.generate import generate_frames, stack_frames
 from s2tts.inference.params import SamplingParams
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.text.prompt import IterativePrompt, PromptBuilder, Reference
+from s2tts.text.split import DEFAULT_CHUNK_LENGTH
 
 
 def generate_long_frames(
@@ -24,7 +25,7 @@ def generate_long_frames(
     text: str,
     references: Sequence[Reference] = (),
     params: SamplingParams | None = None,
-    chunk_length: int = 300,
+    chunk_length: int = DEFAULT_CHUNK_LENGTH,
     generator: torch.Generator | None = None,
 ) -> Iterator[torch.Tensor]:
     """Yield frames (num_codebooks,) of every text batch in order."""
@@ -43,7 +44,7 @@ def generate_long(
     text: str,
     references: Sequence[Reference] = (),
     params: SamplingParams | None = None,
-    chunk_length: int = 300,
+    chunk_length: int = DEFAULT_CHUNK_LENGTH,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """All codes (num_codebooks, n) of a long text."""

@@ -81,3 +81,7 @@ class SamplingParams:
     @property
     def greedy(self) -> bool:
         return self.top_k == 1
+
+
+#: The sampling defaults every surface reads (CLI flags, HTTP fields, the engine, eval, LM samples).
+DEFAULT_SAMPLING = SamplingParams()

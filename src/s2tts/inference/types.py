@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from s2tts.inference.params import SamplingParams
+from s2tts.text.split import DEFAULT_CHUNK_LENGTH
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class SynthesisRequest:
     references: list[VoiceReference] = field(default_factory=list)
     sampling: SamplingParams = field(default_factory=SamplingParams)
     seed: int | None = None
-    chunk_length: int = 200
+    chunk_length: int = DEFAULT_CHUNK_LENGTH
     timeout_s: float | None = None
     first_chunk_frames: int | None = None
     chunk_frames: int | None = None

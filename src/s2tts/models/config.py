@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +79,8 @@ class DualARConfig:
     pad_token_id: int
     audio_pad_token_id: int | None = None
     scale_codebook_embeddings: bool = True
-    norm_fastlayer_input: bool = True
     tie_word_embeddings: bool = True
     dtype: str = "bfloat16"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.fast.max_seq_len < self.num_codebooks:

@@ -1,9 +1,9 @@
 """Uploaded audio in: bytes of any common file -> mono float32 PCM, and base64 / data-URL parsing.
 
 References arrive as wav/mp3/flac/ogg/m4a bytes (msgpack), base64 strings (JSON) or
-``data:audio/...;base64,`` URLs (OpenAI-style clients, vLLM-Omni's ``ref_audio``). FFmpeg (PyAV)
-decodes them in memory; decoding stops at ``max_seconds`` so a small compressed upload cannot
-expand into an unbounded buffer. Remote URLs and ``file://`` paths are refused: the server never
+``data:audio/...;base64,`` URLs (OpenAI-style clients, vLLM-Omni's ``ref_audio``).
+:func:`s2tts.audio.decode_bytes` (FFmpeg via PyAV) decodes them in memory and stops at
+``max_seconds``, so a small compressed upload cannot expand into an unbounded buffer. Remote URLs and ``file://`` paths are refused: the server never
 fetches or reads a location a client names.
 """
 
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
 
-import av
 import numpy as np
 
-from s2tts.errors import AudioError, AudioTooLongError
+from s2tts.audio import decode_bytes, downmix
+from s2tts.errors import AudioError
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/\-_]*={0,2}")
 
@@ -48,47 +47,9 @@ def decode_audio(
 ) -> tuple[np.ndarray, int]:
     """Audio file bytes -> (pcm (n,) float32 mono in [-1, 1], sample_rate).
 
-    Raises AudioError (naming ``what``, e.g. "reference 0") when the bytes are no decodable audio or
-    hold no samples, and AudioTooLongError when they run longer than ``max_seconds``.
+    Decoding and the downmix are :mod:`s2tts.audio`'s (``decode_bytes``, ``downmix``). Raises
+    AudioError (naming ``what``, e.g. "reference 0") when the bytes are no decodable audio or hold
+    no samples, and AudioTooLongError when they run longer than ``max_seconds``.
     """
-    if not data:
-        raise AudioError(f"{what} is empty")
-    chunks: list[np.ndarray] = []
-    total = 0
-    rate = 0
-    try:
-        with av.open(io.BytesIO(data), mode="r") as container:
-            if not container.streams.audio:
-                raise AudioError(f"{what}: the file has no audio stream")
-            stream = container.streams.audio[0]
-            rate = int(stream.codec_context.sample_rate or 0)
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate or None)
-            limit = None if max_seconds is None or not rate else int(max_seconds * rate)
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    pcm = out.to_ndarray().reshape(-1)
-                    chunks.append(pcm)
-                    total += len(pcm)
-                    rate = out.sample_rate
-                if limit is not None and total > limit:
-                    raise AudioTooLongError(f"{what} is longer than {max_seconds:g} s")
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-    except av.error.FFmpegError as exc:
-        raise AudioError(f"{what}: cannot decode: {ffmpeg_reason(exc)}") from exc
-    if not chunks or rate <= 0:
-        raise AudioError(f"{what} holds no samples")
-    pcm = np.concatenate(chunks).astype(np.float32, copy=False)
-    if pcm.size == 0:
-        raise AudioError(f"{what} holds no samples")
-    if not np.isfinite(pcm).all():
-        raise AudioError(f"{what} holds non-finite samples")
-    return pcm, rate
-
-
-def ffmpeg_reason(exc: Exception) -> str:
-    """FFmpeg's reason in words, without its error number and its ``'<none>'`` file name."""
-    if isinstance(exc, av.error.InvalidDataError):
-        return "not an audio file, or a format FFmpeg cannot read"
-    reason = getattr(exc, "strerror", None) or str(exc)
-    return reason.rstrip(".").lower() if reason else type(exc).__name__
+    audio, rate = decode_bytes(data, max_seconds, what)
+    return downmix(audio), rate

@@ -2,8 +2,8 @@
 
 ``StreamEncoder(fmt, in_rate, out_rate)`` takes mono float32 chunks (n,) at ``in_rate`` through
 ``push(pcm) -> bytes`` and ``finish() -> bytes``; concatenating everything it returned is one valid
-file. Resampling to ``out_rate`` is done with soxr's streaming resampler, so chunk boundaries leave
-no clicks.
+file. Resampling to ``out_rate`` is done with s2tts.audio's streaming resampler (soxr), so chunk
+boundaries leave no clicks.
 
 Formats:
   wav   16-bit PCM in RIFF. Streaming: written before the length is known, so the RIFF and data
@@ -28,7 +28,8 @@ from typing import Literal, get_args
 
 import av
 import numpy as np
-import soxr
+
+from s2tts.audio import StreamResampler
 
 AudioFormat = Literal["wav", "pcm", "mp3", "opus", "flac", "aac"]
 AUDIO_FORMATS: tuple[str, ...] = get_args(AudioFormat)
@@ -141,11 +142,7 @@ class StreamEncoder:
         self._finished = False
         self._started = False
         self._pending: list[bytes] = []  # one-shot wav / pcm
-        self._resampler = (
-            soxr.ResampleStream(in_rate, self.out_rate, 1, dtype="float32", quality="HQ")
-            if self.out_rate != in_rate
-            else None
-        )
+        self._resampler = StreamResampler(in_rate, self.out_rate) if self.out_rate != in_rate else None
         self._container: av.container.OutputContainer | None = None
         if fmt in _AV_FORMATS:
             self._open_av(bitrate)
@@ -169,7 +166,7 @@ class StreamEncoder:
             raise RuntimeError("push() after finish()")
         pcm = np.asarray(pcm, dtype=np.float32).reshape(-1)
         if self._resampler is not None:
-            pcm = self._resampler.resample_chunk(pcm, last=False)
+            pcm = self._resampler.push(pcm)
         return self._encode(pcm)
 
     def finish(self) -> bytes:
@@ -178,7 +175,7 @@ class StreamEncoder:
             return b""
         tail = b""
         if self._resampler is not None:
-            tail = self._encode(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+            tail = self._encode(self._resampler.push(np.zeros(0, np.float32), last=True))
         self._finished = True
         if self._container is not None:
             for packet in self._stream.encode(None):

@@ -17,8 +17,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from s2tts.inference.params import MAX_TEMPERATURE
+from s2tts.inference.params import DEFAULT_SAMPLING, MAX_TEMPERATURE
 from s2tts.server.audio_input import decode_base64
+from s2tts.text.split import DEFAULT_CHUNK_LENGTH
 
 
 def _bytes_or_base64(value: Any) -> Any:
@@ -66,14 +67,19 @@ class SamplingFields(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    temperature: float = Field(0.8, ge=0.0, le=MAX_TEMPERATURE, description="0 means greedy.")
-    top_p: float = Field(0.8, ge=0.0, le=1.0, description="0 means greedy.")
-    top_k: int = Field(30, ge=1, le=4096)
+    temperature: float = Field(
+        DEFAULT_SAMPLING.temperature, ge=0.0, le=MAX_TEMPERATURE, description="0 means greedy."
+    )
+    top_p: float = Field(DEFAULT_SAMPLING.top_p, ge=0.0, le=1.0, description="0 means greedy.")
+    top_k: int = Field(DEFAULT_SAMPLING.top_k, ge=1, le=4096)
     repetition_penalty: float = Field(
         1.1, ge=0.9, le=2.0, description="Accepted for compatibility; S2 uses repetition-aware sampling."
     )
     max_new_tokens: int = Field(
-        1024, ge=0, le=32768, description="Per text batch; 0: until the context is full."
+        DEFAULT_SAMPLING.max_new_tokens,
+        ge=0,
+        le=32768,
+        description="Per text batch; 0: until the context is full.",
     )
     min_new_tokens: int = Field(0, ge=0, le=32768, description="Steps before the end token is allowed.")
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
@@ -83,7 +89,9 @@ class ServeTTSRequest(SamplingFields):
     """Body of ``POST /v1/tts`` (fish-speech / fish.audio)."""
 
     text: str
-    chunk_length: int = Field(200, ge=100, le=1000, description="UTF-8 bytes per text batch.")
+    chunk_length: int = Field(
+        DEFAULT_CHUNK_LENGTH, ge=100, le=1000, description="UTF-8 bytes per text batch."
+    )
     format: TTSFormat = "wav"
     sample_rate: int | None = Field(None, ge=8000, le=192000)
     mp3_bitrate: Literal[64, 128, 192] = 128

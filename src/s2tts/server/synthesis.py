@@ -39,6 +39,7 @@ from s2tts.server.formats import StreamEncoder
 from s2tts.server.http_errors import ApiError
 from s2tts.server.limits import Slot
 from s2tts.server.schemas import ReferenceAudio, SamplingFields
+from s2tts.text.split import DEFAULT_CHUNK_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +320,7 @@ def build_request(
     references: list[VoiceReference],
     fields: SamplingFields,
     *,
-    chunk_length: int = 200,
+    chunk_length: int = DEFAULT_CHUNK_LENGTH,
     first_chunk_frames: int | None = None,
     timeout_s: float | None = None,
 ) -> SynthesisRequest:

@@ -44,7 +44,7 @@ import torch
 from torch import Tensor
 
 from s2tts.errors import PromptError, PromptTooLongError
-from s2tts.text.split import pack_pieces, split_text, utf8_len
+from s2tts.text.split import DEFAULT_CHUNK_LENGTH, pack_pieces, split_text, utf8_len
 from s2tts.text.tokenizer import S2Tokenizer
 
 # Frame budget of one text batch (about 21.5 frames per second of audio): speech takes about one frame
@@ -312,7 +312,7 @@ class IterativePrompt:
 
     Usage::
 
-        plan = IterativePrompt(builder, text, references, chunk_length=300)
+        plan = IterativePrompt(builder, text, references, chunk_length=200)
         while not plan.done:
             prompt = plan.next_prompt()          # (1 + C, T); prompt[:, :plan.prefix_len] == plan.system
             codes = generate(prompt)             # (C, n) frames of this batch, stop token dropped
@@ -331,7 +331,7 @@ class IterativePrompt:
         builder: PromptBuilder,
         text: str,
         references: Sequence[Reference] = (),
-        chunk_length: int = 300,
+        chunk_length: int = DEFAULT_CHUNK_LENGTH,
         max_speakers: int = 5,
         max_len: int | None = None,
     ) -> None:

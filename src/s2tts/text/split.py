@@ -22,6 +22,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+#: UTF-8 bytes of text per batch (one prompt each) unless a caller says otherwise: the one default
+#: that the engine, the HTTP schemas, the CLIs, the long-form generators and LM training read.
+DEFAULT_CHUNK_LENGTH = 200
+
 # Spans that must stay whole: [tags] and <|special tokens|>.
 MARKUP = re.compile(r"\[[^\[\]\n]{0,64}\]|<\|[^|<>\n]{1,64}\|>")
 

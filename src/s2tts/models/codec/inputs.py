@@ -2,6 +2,15 @@
 
 Everything a caller can get wrong is turned into an :class:`AudioError` or :class:`CodesError`
 here, with a message naming the problem, before any tensor reaches a layer.
+
+Resampling and downmix here, not through :mod:`s2tts.audio`: ``models/`` imports nothing else from
+the package (STYLE.md; ``tests/test_layering.py``), and ``Codec.encode`` keeps its public contract of
+taking audio at any rate and channel count, which the engine, the server's codec routes, the codec
+CLI and the data pipeline rely on. Moving the call out to each of those callers would spread one
+resampling call over four layers instead of one. So this module holds the model's input-boundary
+conversion only, with the same rule as :mod:`s2tts.audio` (channel mean, soxr "HQ");
+``tests/codec/test_codec.py`` checks that both give the same samples. File and upload decoding,
+streaming resampling and every other array conversion belong to :mod:`s2tts.audio`.
 """
 
 from __future__ import annotations
@@ -80,7 +89,7 @@ def prepare_audio(
             f"audio is too short: {shortest} samples at {sample_rate:g} Hz "
             f"(minimum {MIN_AUDIO_SECONDS * 1000:g} ms)"
         )
-    mono = array.mean(axis=1) if channels > 1 else array[:, 0]
+    mono = array.mean(axis=1) if channels > 1 else array[:, 0]  # s2tts.audio.downmix's rule
     out_items = []
     for i, length in enumerate(item_lengths):
         item = mono[i, :length]
@@ -88,6 +97,7 @@ def prepare_audio(
             bad = int(np.flatnonzero(~np.isfinite(item))[0])
             raise AudioError(f"audio item {i} has a non-finite sample (NaN or inf) at index {bad}")
         if sample_rate != target_rate:
+            # s2tts.audio.resample's filter (soxr HQ)
             item = soxr.resample(np.ascontiguousarray(item), float(sample_rate), target_rate, quality="HQ")
         out_items.append(np.asarray(item, dtype=np.float32))
     new_lengths = [len(x) for x in out_items]

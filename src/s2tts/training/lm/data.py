@@ -36,6 +36,7 @@ import torch
 
 from s2tts.errors import TrainingDataError
 from s2tts.text.prompt import Reference
+from s2tts.text.split import DEFAULT_CHUNK_LENGTH
 from s2tts.training.lm.samples import Conversation, Turn
 
 __all__ = [
@@ -108,7 +109,7 @@ class DataConfig:
     multi_turn_prob: float = 0.3
     max_turns: int = 4
     max_frames: int = 2048
-    chunk_length: int = 300  # the engine's text batch size, so samples are batched as at inference
+    chunk_length: int = DEFAULT_CHUNK_LENGTH  # the engine's text batch size: samples batched as at inference
     max_speakers: int = 5
 
 

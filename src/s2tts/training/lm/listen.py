@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from s2tts.inference.params import DEFAULT_SAMPLING
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.text.prompt import PromptBuilder
 
@@ -30,9 +31,9 @@ class SampleConfig:
     max_frames: int = 200
     codec: Path | None = None
     seed: int = 0
-    temperature: float = 0.8
-    top_p: float = 0.8
-    top_k: int = 30
+    temperature: float = DEFAULT_SAMPLING.temperature
+    top_p: float = DEFAULT_SAMPLING.top_p
+    top_k: int = DEFAULT_SAMPLING.top_k
 
 
 def _codec_path(cfg: SampleConfig, init_from: Path | None) -> Path | None:

@@ -26,13 +26,13 @@ import torch
 
 from s2tts.errors import TrainingDataError
 from s2tts.text.prompt import SPEAKER_TAG, Reference
-from s2tts.text.split import pack_pieces
+from s2tts.text.split import DEFAULT_CHUNK_LENGTH, pack_pieces
 from s2tts.training.lm.samples import Conversation, Turn
 
 __all__ = ["ShardConversations", "to_conversation"]
 
 
-def to_conversation(sample, chunk_length: int = 300, max_speakers: int = 5) -> Conversation:
+def to_conversation(sample, chunk_length: int = DEFAULT_CHUNK_LENGTH, max_speakers: int = 5) -> Conversation:
     """A ``s2tts.data.dataset.Sample`` -> :class:`Conversation` (see module docstring)."""
     refs = tuple(
         Reference(f"<|speaker:{r.speaker_index}|>{r.text}", torch.from_numpy(r.codes).long())
