@@ -3,8 +3,8 @@
 1. ``synthesis``: ``s2tts data synth`` for ``--seconds`` of audio with the default engine mix, on
    ``--workers`` processes (x real time = audio seconds / wall seconds).
 2. Per stage, one process and one thread, on the synthesized files: ``ingest`` (decode, resample,
-   loudness), ``denoise`` (RNNoise), ``vad`` (silero-vad), ``quality`` (SNR, clipping, DNSMOS) and
-   ``quality_no_dnsmos``, ``transcription`` (faster-whisper tiny.en, int8), ``tokenization`` (the
+   loudness), ``denoise`` (RNNoise), ``vad`` (silero-vad), ``quality`` (SNR, clipping, DNSMOS, DistillMOS,
+   speaker consistency) and ``quality_no_models`` (SNR and clipping only), ``transcription`` (faster-whisper tiny.en, int8), ``tokenization`` (the
    ``small`` codec preset, random weights, batches of 8).
 3. ``end_to_end``: ``s2tts data run`` over the synthetic manifest with the default (recordings)
    settings, RNNoise and DNSMOS included, on ``--workers`` processes; the corpus has its text, so
@@ -96,12 +96,13 @@ def main() -> None:
         rec = [new_record(id=u.id) for u in rows]
         ing = ingest.process(list(zip(rec, raw, strict=True)), IngestConfig(), None)
         audio = [(r, a) for [(r, a)] in ing]
+        NO_MODELS = QualityConfig(dnsmos=False, distillmos=False, speaker_consistency=False)  # noqa: N806
         stages = {
             "ingest": lambda items: ingest.process(list(zip(rec, raw, strict=True)), IngestConfig(), None),
             "denoise": lambda items: denoise.process(items, DenoiseConfig(), None),
             "vad": lambda items: segment.process(items, SegmentConfig(), segment.setup(SegmentConfig())),
             "quality": lambda items: quality.process(items, QualityConfig(), quality.setup(QualityConfig())),
-            "quality_no_dnsmos": lambda items: quality.process(items, QualityConfig(dnsmos=False), None),
+            "quality_no_models": lambda items: quality.process(items, NO_MODELS, quality.Scorers()),
             "transcription": lambda items: transcribe.process(
                 items, TranscribeConfig(keep_known_text=False), transcribe.setup(TranscribeConfig())
             ),
