@@ -3,11 +3,15 @@
 1. ``synthesis``: ``s2tts data synth`` for ``--seconds`` of audio with the default engine mix, on
    ``--workers`` processes (x real time = audio seconds / wall seconds).
 2. Per stage, one process and one thread, on the synthesized files: ``ingest`` (decode, resample,
-   loudness), ``denoise`` (RNNoise), ``vad`` (silero-vad), ``quality`` (SNR, clipping, DNSMOS) and
-   ``quality_no_dnsmos``, ``transcription`` (faster-whisper tiny.en, int8), ``tokenization`` (the
+   loudness), ``denoise`` (RNNoise), ``vad`` (silero-vad), ``quality`` (SNR, clipping, DNSMOS,
+   DistillMOS, speaker consistency; models loaded inside the measurement), ``quality_no_models``
+   (SNR and clipping only) and ``quality_{dnsmos,distillmos,speaker}_only`` (one model each);
+   transcription with one loaded faster-whisper tiny.en (int8): ``transcription`` (the stage,
+   batches of 8), ``transcription_batch1`` (the stage, batches of 1) and
+   ``transcription_sequential`` (``WhisperModel.transcribe`` per segment); ``tokenization`` (the
    ``small`` codec preset, random weights, batches of 8).
 3. ``end_to_end``: ``s2tts data run`` over the synthetic manifest with the default (recordings)
-   settings, RNNoise and DNSMOS included, on ``--workers`` processes; the corpus has its text, so
+   settings, RNNoise and the three quality models included, on ``--workers`` processes; the corpus has its text, so
    transcription is skipped (``end_to_end_x_realtime`` is end to end without transcription), and
    the small codec tokenizes. ``end_to_end_synthetic_config`` runs configs/data/synthetic.yaml.
 
@@ -29,6 +33,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import soundfile as sf
@@ -61,6 +66,7 @@ def main() -> None:
     from s2tts.data.manifest import read_manifest
     from s2tts.data.pipeline import run_pipeline
     from s2tts.data.pipeline_config import (
+        PIPELINE_RATE,
         DenoiseConfig,
         IngestConfig,
         QualityConfig,
@@ -96,15 +102,32 @@ def main() -> None:
         rec = [new_record(id=u.id) for u in rows]
         ing = ingest.process(list(zip(rec, raw, strict=True)), IngestConfig(), None)
         audio = [(r, a) for [(r, a)] in ing]
+        NO_MODELS = QualityConfig(dnsmos=False, distillmos=False, speaker_consistency=False)  # noqa: N806
+        ONE_MODEL = {  # noqa: N806
+            "dnsmos": replace(NO_MODELS, dnsmos=True),
+            "distillmos": replace(NO_MODELS, distillmos=True),
+            "speaker": replace(NO_MODELS, speaker_consistency=True),
+        }
+        ASR_CFG = TranscribeConfig(keep_known_text=False, batch_size=8)  # noqa: N806
+        asr = transcribe.setup(ASR_CFG)
         stages = {
             "ingest": lambda items: ingest.process(list(zip(rec, raw, strict=True)), IngestConfig(), None),
             "denoise": lambda items: denoise.process(items, DenoiseConfig(), None),
             "vad": lambda items: segment.process(items, SegmentConfig(), segment.setup(SegmentConfig())),
             "quality": lambda items: quality.process(items, QualityConfig(), quality.setup(QualityConfig())),
-            "quality_no_dnsmos": lambda items: quality.process(items, QualityConfig(dnsmos=False), None),
-            "transcription": lambda items: transcribe.process(
-                items, TranscribeConfig(keep_known_text=False), transcribe.setup(TranscribeConfig())
+            "quality_no_models": lambda items: quality.process(items, NO_MODELS, quality.Scorers()),
+            **{
+                f"quality_{m}_only": lambda items, c=c: quality.process(items, c, quality.setup(c))
+                for m, c in ONE_MODEL.items()
+            },
+            # one Whisper model for the three: batches of 8, batches of 1, and WhisperModel.transcribe per segment
+            "transcription": lambda items: transcribe.process(items, ASR_CFG, asr),
+            "transcription_batch1": lambda items: transcribe.process(
+                items, replace(ASR_CFG, batch_size=1), asr
             ),
+            "transcription_sequential": lambda items: [
+                transcribe.transcribe(a, PIPELINE_RATE, asr, 1) for _, a in items
+            ],
         }
         for name, fn in stages.items():
             rates = _measure(lambda f=fn: f(audio), seconds)

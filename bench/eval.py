@@ -43,12 +43,12 @@ from s2tts.eval import acoustics
 from s2tts.eval.asr import WhisperASR
 from s2tts.eval.audio import load_16k
 from s2tts.eval.instruction import RULES, measure
-from s2tts.eval.quality import DNSMOS, DistillMOS
-from s2tts.eval.speaker import SpeakerEncoder
 from s2tts.inference.engine import EngineConfig
 from s2tts.inference.factory import load_engine
 from s2tts.inference.params import SamplingParams
 from s2tts.inference.types import SynthesisRequest
+from s2tts.scoring.quality import DNSMOS, DistillMOS
+from s2tts.scoring.speaker import SpeakerEncoder
 
 SENTENCES = [
     "We will meet again at the station before the train leaves.",

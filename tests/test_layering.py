@@ -12,6 +12,8 @@ ALLOWED = {
     "models": {"s2tts.models", "s2tts.errors"},
     "text": {"s2tts.text", "s2tts.errors"},
     "audio": {"s2tts.audio", "s2tts.errors"},
+    # model-based scorers (DNSMOS, DistillMOS, speaker encoder) shared by data and eval
+    "scoring": {"s2tts.scoring", "s2tts.errors"},
     "inference": {"s2tts.inference", "s2tts.models", "s2tts.text", "s2tts.errors", "s2tts.checkpoint"},
     # the evaluation harness drives the engine and reads corpus manifests; never the server or trainers
     "eval": {
@@ -21,8 +23,9 @@ ALLOWED = {
         "s2tts.inference",
         "s2tts.checkpoint",
         "s2tts.data.manifest",
+        "s2tts.scoring",
     },
-    "data": {"s2tts.data", "s2tts.audio", "s2tts.text", "s2tts.models", "s2tts.errors"},
+    "data": {"s2tts.data", "s2tts.audio", "s2tts.text", "s2tts.models", "s2tts.scoring", "s2tts.errors"},
 }
 
 

@@ -37,7 +37,7 @@ def synth_prepared(
 ) -> Path:
     """The small corpus through the pipeline (known text kept, no denoise, no DNSMOS): code shards."""
     out = tmp_path_factory.mktemp("prepared")
-    overrides = {"denoise": {"method": "none"}, "quality": {"dnsmos": False},
+    overrides = {"denoise": {"method": "none"}, "quality": {"dnsmos": False, "distillmos": False, "speaker_consistency": False},
                  "tokenize": {"checkpoint": str(tiny_checkpoint)}, "batch_size": 32}  # fmt: skip
     run_pipeline(
         small_corpus / "manifest.parquet", out, load_config(None, overrides), workers=1, progress=False

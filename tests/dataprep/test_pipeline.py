@@ -36,7 +36,9 @@ def _cli(*args: str) -> subprocess.Popen:
 
 def _config(tmp: Path, batch_size: int = 2) -> Path:
     path = tmp / "config.yaml"
-    path.write_text(f"quality: {{dnsmos: false}}\nbatch_size: {batch_size}\n")
+    path.write_text(
+        f"quality: {{dnsmos: false, distillmos: false, speaker_consistency: false}}\nbatch_size: {batch_size}\n"
+    )
     return path
 
 
@@ -116,7 +118,7 @@ def test_ray_path_gives_the_same_result_as_the_pool(
     import ray
 
     overrides = {
-        "quality": {"dnsmos": False},
+        "quality": {"dnsmos": False, "distillmos": False, "speaker_consistency": False},
         "tokenize": {"checkpoint": str(tiny_checkpoint)},
         "batch_size": 2,
     }

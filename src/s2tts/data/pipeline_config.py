@@ -7,13 +7,17 @@ Example file (every key optional; these are the defaults, except ``tokenize.chec
     denoise:    {method: rnnoise}            # or: none
     segment:    {min_seconds: 3.0, max_seconds: 30.0, max_gap_seconds: 0.6, vad_threshold: 0.5,
                  keep_known_text: true}      # an input row with text and <= max_seconds stays whole
-    quality:    {dnsmos: true, min_dnsmos_ovrl: 2.0, min_snr_db: 12.0, max_clip_fraction: 0.001}
-    transcribe: {model: tiny.en, keep_known_text: true, beam_size: 1, min_confidence: 0.3}
+    quality:    {dnsmos: true, min_dnsmos_ovrl: 2.0, distillmos: true, min_distillmos: 1.8,
+                 speaker_consistency: true, speaker_window_seconds: 2.5,
+                 min_speaker_consistency: 0.80, min_snr_db: 12.0, max_clip_fraction: 0.001}
+    transcribe: {model: tiny.en, keep_known_text: true, beam_size: 1, min_confidence: 0.3,
+                 batch_size: 8}
     tokenize:   {checkpoint: path/to/checkpoint_or_codec}
     batch_size: 16                           # items per work unit (and per code shard)
 
 ``configs/data/recordings.yaml`` spells out these defaults; ``configs/data/synthetic.yaml`` is for
-corpora from ``s2tts data synth`` (clean audio with known text: no denoising, no DNSMOS).
+corpora from ``s2tts data synth`` (clean audio with known text: no denoising, no model-based
+quality scores).
 
 Changing a stage's settings changes its key, so only that stage and the ones after it run again.
 """
@@ -58,6 +62,11 @@ class SegmentConfig:
 class QualityConfig:
     dnsmos: bool = True
     min_dnsmos_ovrl: float = 2.0
+    distillmos: bool = True
+    min_distillmos: float = 1.8
+    speaker_consistency: bool = True  # one voice throughout: GE2E windows compared pairwise
+    speaker_window_seconds: float = 2.5
+    min_speaker_consistency: float = 0.80
     min_snr_db: float = 12.0
     max_clip_fraction: float = 0.001
 
@@ -68,6 +77,7 @@ class TranscribeConfig:
     keep_known_text: bool = True
     beam_size: int = 1
     min_confidence: float = 0.3
+    batch_size: int = 8  # segments per Whisper encoder/decoder call
 
 
 @dataclass(frozen=True)

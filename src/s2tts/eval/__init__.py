@@ -8,6 +8,6 @@
         ─► utterances.jsonl + summary.json + report.md/.html + plots; compare() across runs
 
 Nothing is imported or loaded here: each scorer loads its model when its object is made (local
-package directories only, see ``s2tts.eval.local_models``), so a worker process that scores
+package directories only, see ``s2tts.scoring.local_models``), so a worker process that scores
 rewards loads each model once.
 """

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from s2tts.errors import EvalError
-from s2tts.eval.local_models import whisper_model_dir
+from s2tts.scoring.local_models import whisper_model_dir
 
 SAMPLE_RATE = 16000
 MAX_CLIP_S = 30.0

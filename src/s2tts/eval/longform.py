@@ -26,8 +26,8 @@ import numpy as np
 from s2tts.eval import acoustics
 from s2tts.eval.align import align, hyp_tokens
 from s2tts.eval.asr import Word
-from s2tts.eval.speaker import SpeakerEncoder
 from s2tts.eval.textnorm import normalize_for_wer
+from s2tts.scoring.speaker import SpeakerEncoder
 
 WINDOW_S = 10.0
 LONG_SILENCE_S = 2.0

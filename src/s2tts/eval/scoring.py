@@ -29,11 +29,11 @@ from s2tts.eval.asr import MAX_CLIP_S, WhisperASR, Word
 from s2tts.eval.audio import load_16k
 from s2tts.eval.instruction import tag_activation
 from s2tts.eval.longform import long_form_report
-from s2tts.eval.quality import DNSMOS, DistillMOS
-from s2tts.eval.speaker import SpeakerEncoder, cosine
 from s2tts.eval.testset import TestCase
 from s2tts.eval.textnorm import normalize_for_wer
 from s2tts.eval.wer import char_errors, uses_cer, word_errors
+from s2tts.scoring.quality import DNSMOS, DistillMOS
+from s2tts.scoring.speaker import SpeakerEncoder, cosine
 
 LONG_FORM_S = 60.0
 

@@ -22,7 +22,7 @@ import types
 import numpy as np
 
 from s2tts.errors import EvalError
-from s2tts.eval.local_models import package_dir
+from s2tts.scoring.local_models import package_dir
 
 DNSMOS_KEYS = ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808")
 

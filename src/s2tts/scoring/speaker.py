@@ -36,14 +36,13 @@ class SpeakerEncoder:
         clip gets a zero vector (similarity 0)."""
         import torch
         from resemblyzer import audio as rz_audio
-        from resemblyzer import preprocess_wav
 
         mels: list[np.ndarray] = []
         owners: list[int] = []
         for i, clip in enumerate(clips):
             if clip.ndim != 1:
                 raise EvalError(f"clip {i}: expected mono (n,) audio, got shape {clip.shape}")
-            wav = preprocess_wav(np.asarray(clip, dtype=np.float32)) if len(clip) else clip
+            wav = speech_only(clip)
             if len(wav) < MIN_SECONDS * 16000:
                 continue
             wav_slices, mel_slices = self.encoder.compute_partial_slices(len(wav), 1.3, 0.75)
@@ -69,6 +68,14 @@ class SpeakerEncoder:
             raise EvalError(f"{len(a)} clips against {len(b)} references")
         emb = self.embed(list(a) + list(b))
         return [float(x) for x in cosine(emb[: len(a)], emb[len(a) :])]
+
+
+def speech_only(clip: np.ndarray) -> np.ndarray:
+    """Mono float32 (n,) at 16 kHz -> the same with long silences cut out and the volume normalised
+    (resemblyzer's preprocessing, webrtcvad), as ``embed`` does to each clip."""
+    from resemblyzer import preprocess_wav
+
+    return preprocess_wav(np.asarray(clip, dtype=np.float32)) if len(clip) else clip
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
