@@ -133,7 +133,7 @@ class Intelligibility:
 
 class Similarity:
     def __init__(self, device: str = "cpu") -> None:
-        from s2tts.eval.speaker import SpeakerEncoder
+        from s2tts.scoring.speaker import SpeakerEncoder
 
         self.encoder = SpeakerEncoder(device)
 
@@ -154,7 +154,7 @@ def _mos01(value: float) -> float:
 
 class DNSMOS:
     def __init__(self, threads: int = 1) -> None:
-        from s2tts.eval.quality import DNSMOS as Model
+        from s2tts.scoring.quality import DNSMOS as Model
 
         self.model = Model(threads)
 
@@ -169,7 +169,7 @@ class DNSMOS:
 
 class DistillMOS:
     def __init__(self, device: str = "cpu") -> None:
-        from s2tts.eval.quality import DistillMOS as Model
+        from s2tts.scoring.quality import DistillMOS as Model
 
         self.model = Model(device)
 
