@@ -22,7 +22,7 @@ import base64
 import io
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,6 +73,14 @@ class Sampling:
     top_p: float = DEFAULT_SAMPLING.top_p
     top_k: int = DEFAULT_SAMPLING.top_k
     max_new_tokens: int = DEFAULT_SAMPLING.max_new_tokens
+
+
+def _generate_concurrently(
+    generate_one: Callable[[TestCase], Generated], cases: list[TestCase], workers: int
+) -> Iterator[Generated]:
+    """``generate_one`` over ``cases`` with ``workers`` requests in flight, results in case order."""
+    with ThreadPoolExecutor(workers) as pool:
+        yield from pool.map(generate_one, cases)
 
 
 class WavDirSystem:
@@ -179,8 +187,7 @@ class EngineSystem:
         )
 
     def generate(self, cases: list[TestCase]) -> Iterator[Generated]:
-        with ThreadPoolExecutor(self.batch_size) as pool:
-            yield from pool.map(self.generate_one, cases)
+        return _generate_concurrently(self.generate_one, cases, self.batch_size)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -270,8 +277,7 @@ class ServerSystem:
         )
 
     def generate(self, cases: list[TestCase]) -> Iterator[Generated]:
-        with ThreadPoolExecutor(self.batch_size) as pool:
-            yield from pool.map(self.generate_one, cases)
+        return _generate_concurrently(self.generate_one, cases, self.batch_size)
 
     def describe(self) -> dict[str, Any]:
         return {
