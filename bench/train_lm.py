@@ -74,11 +74,22 @@ def model_flops(config, batch: int, seq: int, text_cols: int, frames: int) -> fl
     head = (
         6
         * s.dim
-        * (batch * text_cols * config.vocab_size + batch * (seq - text_cols) * (config.num_semantic + 1))
+        * (
+            batch * (text_cols - 1) * config.vocab_size
+            + batch * (seq - text_cols) * (config.num_semantic + 1)
+        )
     )
     n = config.num_codebooks
     fast = 6 * frames * (_matmul_params(f) * n + f.dim * config.codebook_size * n)
     return float(slow + attn + head + fast)
+
+
+def peer_flops(config, batch: int, seq: int) -> float:
+    """Training FLOPs of the slow-shaped peer: the slow stack, causal attention, a full-vocab head."""
+    s = config.slow
+    tokens = batch * seq
+    attn = 3 * s.n_layer * batch * (2 * 2 * seq * seq * s.n_head * s.head_dim) / 2
+    return float(6 * (_matmul_params(s) + s.dim * config.vocab_size) * tokens + attn)
 
 
 def _batch(
@@ -99,13 +110,15 @@ def _batch(
 
 
 def _ours(model, values, kinds, fast_fraction: float, slow_only: bool = False):
+    from s2tts.training.lm.config import LMRunConfig, OptimSection
     from s2tts.training.lm.losses import LossConfig, combine
     from s2tts.training.lm.objective import DualARObjective
+    from s2tts.training.lm.setup import build_optimizer
 
     loss_cfg = LossConfig(fast_fraction=fast_fraction)
     obj = DualARObjective(model, loss_cfg)
     gen = torch.Generator().manual_seed(0)
-    opt = torch.optim.AdamW([p for p in obj.parameters() if p.requires_grad], lr=1e-4)
+    opt = build_optimizer(model, LMRunConfig(loss=loss_cfg, optim=OptimSection(lr=1e-4)))
     params = [p for p in obj.parameters() if p.requires_grad]
 
     def step() -> None:
@@ -133,7 +146,8 @@ def _peer(config, values, device: str, dtype: torch.dtype):
     qcfg._attn_implementation = "sdpa"
     peer = Qwen3ForCausalLM(qcfg).to(device=device, dtype=dtype).train()
     ids = values[:, 0].to(device)
-    opt = torch.optim.AdamW(peer.parameters(), lr=1e-4)
+    # transformers' Trainer defaults to torch's fused AdamW (optim="adamw_torch_fused"), as ours does
+    opt = torch.optim.AdamW(peer.parameters(), lr=1e-4, fused=True)
 
     def step() -> None:
         out = peer(input_ids=ids, labels=ids)
@@ -186,7 +200,7 @@ def cpu_bench(args: argparse.Namespace) -> dict:
     peaks: list[float] = []
     t = _time(steps, args.repeats, peaks)
     peak = max(peaks)  # the best GEMM rate seen between the timed steps: a conservative MFU
-    frames = args.batch * (args.seq - text_cols - 1)
+    frames = args.batch * (args.seq - text_cols)  # every audio column whose target is semantic
     flops = model_flops(config, args.batch, args.seq, text_cols, frames)
     tokens = args.batch * args.seq
     out = {
@@ -203,6 +217,9 @@ def cpu_bench(args: argparse.Namespace) -> dict:
         "transformers_tokens_per_s": tokens / t["transformers"],
         "model_gflops_per_step": flops / 1e9,
         "mfu": flops / t["ours"] / peak,
+        "transformers_mfu": peer_flops(config, args.batch, args.seq) / t["transformers"] / peak,
+        # the step ratio a trainer as efficient per FLOP as the peer would get on this batch
+        "flop_ratio_vs_transformers": flops / peer_flops(config, args.batch, args.seq),
     }
     # the slow path alone (fast AR on no frame) against the slow-shaped peer: like for like
     out["slow_only_step_s"] = t["ours_slow_only"]
@@ -243,7 +260,7 @@ def cuda_lora_bench(repeats: int, seq: int) -> dict:
 
     t = _time({"lora": timed}, repeats)["lora"]
     peak = gemm_peak(torch.bfloat16, device, n=8192, seconds=2.0)
-    flops = model_flops(config, 1, seq, text_cols, seq - text_cols - 1)
+    flops = model_flops(config, 1, seq, text_cols, seq - text_cols)
     return {
         "cuda_device": torch.cuda.get_device_name(),
         "s2pro_lora_step_s": t,

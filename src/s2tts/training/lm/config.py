@@ -11,7 +11,8 @@ Sections::
     data:   DataConfig (source, path, synthetic, turns_per_sample, reference_prob, val_fraction, max_len)
     loss:   LossConfig (lambda_slow, lambda_fast, text_loss, weights, constrained_audio, codebook weights)
     optim:  lr (audio modules), text_lr (text backbone; null = lr), betas, eps, weight_decay,
-            grad_clip, schedule (ScheduleConfig)
+            grad_clip, fused (torch's one-kernel AdamW, the default of transformers' Trainer; false:
+            the per-tensor loop -- the same update within float rounding), schedule (ScheduleConfig)
     sample: text spoken at every validation through the inference path (codes + wav if a codec)
     batch_size (per rank and micro-batch), grad_accum
     save_every, keep_last, val_every, val_batches, log_every, resume (auto | never),
@@ -65,6 +66,7 @@ class OptimSection:
     eps: float = 1e-8
     weight_decay: float = 0.01
     grad_clip: float = 1.0
+    fused: bool = True
     schedule: ScheduleConfig = ScheduleConfig(kind="wsd", warmup_steps=10, total_steps=1000)
 
 

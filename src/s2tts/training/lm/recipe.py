@@ -53,7 +53,7 @@ from s2tts.training.lm.listen import write_sample
 from s2tts.training.lm.losses import combine
 from s2tts.training.lm.objective import DualARObjective
 from s2tts.training.lm.samples import SampleBuilder, collate
-from s2tts.training.lm.setup import build_model, export_published, param_groups
+from s2tts.training.lm.setup import build_model, build_optimizer, export_published
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, progress_bar
 from s2tts.training.precision import Precision
 from s2tts.training.run_config import config_to_dict, save_config
@@ -185,9 +185,7 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
         wrapped = apply_fsdp2(objective, blocks, param_dtype=prec.autocast_dtype)
     else:
         wrapped = wrap_ddp(objective, dist)
-    opt = torch.optim.AdamW(
-        param_groups(model, cfg), lr=cfg.optim.lr, betas=cfg.optim.betas, eps=cfg.optim.eps
-    )
+    opt = build_optimizer(model, cfg)
     sched = build_scheduler(opt, cfg.optim.schedule)
     ckpt = Checkpointer(
         out / "checkpoints", keep_last=cfg.keep_last, is_main=dist.is_main, barrier=dist.barrier

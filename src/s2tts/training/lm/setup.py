@@ -6,6 +6,9 @@
 * :func:`param_groups` -- AdamW groups with separate learning rates for the text backbone
   (``slow.embeddings``, ``slow.layers``, ``slow.norm``) and the audio modules
   (``slow.codebook_embeddings``, ``fast.*``), S2 §4.2; no weight decay on norms, biases, embeddings.
+* :func:`build_optimizer` -- AdamW over those groups, fused into one kernel per step when the
+  parameters allow it (``optim.fused``): the per-tensor loop costs a tenth of a CPU step on the
+  ``bench-small`` shape, mostly on the 40,960-row codebook embedding every step touches.
 * :func:`export_published` -- a model state (from a training checkpoint, LoRA or not) to the
   published layout ``load_checkpoint`` reads: LoRA merged, ``config.json`` + ``model.safetensors``
   + ``tokenizer.json`` (+ the codec copied from the source checkpoint when there is one).
@@ -31,7 +34,14 @@ from s2tts.training.lm.config import LMRunConfig
 from s2tts.training.lora import LoRAConfig, inject_lora, merge_lora
 from s2tts.training.vocab import extend_vocabulary
 
-__all__ = ["build_model", "export_published", "param_groups", "skeleton", "training_layout"]
+__all__ = [
+    "build_model",
+    "build_optimizer",
+    "export_published",
+    "param_groups",
+    "skeleton",
+    "training_layout",
+]
 
 TEXT_BACKBONE = ("slow.embeddings.", "slow.layers.", "slow.norm.")
 
@@ -93,6 +103,16 @@ def param_groups(model: DualARTransformer, cfg: LMRunConfig) -> list[dict[str, A
         }
         for (part, decay), params in sorted(groups.items())
     ]
+
+
+def build_optimizer(model: DualARTransformer, cfg: LMRunConfig) -> torch.optim.AdamW:
+    """AdamW over :func:`param_groups`; fused when ``cfg.optim.fused`` and every parameter is a
+    floating-point tensor on a device torch has the fused kernel for (CPU, CUDA)."""
+    o = cfg.optim
+    groups = param_groups(model, cfg)
+    params = [p for g in groups for p in g["params"]]
+    fused = o.fused and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.AdamW(groups, lr=o.lr, betas=o.betas, eps=o.eps, fused=fused or None)
 
 
 def export_published(
