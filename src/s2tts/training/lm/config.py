@@ -2,7 +2,9 @@
 
 Sections::
 
-    out_dir, steps, seed, device, threads (torch intra-op threads), precision, distributed
+    out_dir, steps, seed, device, threads (torch intra-op threads), precision, distributed,
+    keep_host_memory (on CPU, glibc keeps freed memory for the next step instead of page-faulting
+    it in again: ~10% faster steps, resident memory stays at its peak; see ``host_memory.py``)
     model:  preset + codec_preset (pre-training from random init) or init_from (a checkpoint
             directory in the published layout: full fine-tuning / LoRA); scale_codebook_embeddings
             (train as inference embeds), activation_checkpointing
@@ -79,6 +81,7 @@ class LMRunConfig:
     threads: int | None = None
     precision: str = "fp32"
     distributed: Literal["ddp", "fsdp"] = "ddp"
+    keep_host_memory: bool = True
     model: ModelSection = ModelSection()
     vocab: VocabSection = field(default_factory=VocabSection)
     lora: LoRAConfig = field(default_factory=LoRAConfig)

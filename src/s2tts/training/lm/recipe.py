@@ -46,6 +46,7 @@ from s2tts.training.distributed import (
     wrap_ddp,
 )
 from s2tts.training.guards import check_finite
+from s2tts.training.host_memory import keep_freed_host_memory
 from s2tts.training.interrupt import StopOnSignal
 from s2tts.training.lm.config import LMRunConfig
 from s2tts.training.lm.data import StepSampler, load_sources
@@ -152,6 +153,8 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     dist = init_distributed(cfg.device)
+    if cfg.keep_host_memory and torch.device(dist.device).type == "cpu":
+        keep_freed_host_memory()
     prec = Precision.parse(cfg.precision, dist.device)
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out_dir)
