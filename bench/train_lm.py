@@ -23,6 +23,9 @@ measured bf16 GEMM peak, and peak GPU memory.
 The last stdout line is one JSON object with ``mfu``, ``step_ratio_vs_transformers``,
 ``tokens_per_s`` and the rest of the figures, plus ``loadavg`` at the start and end.
 
+As the trainer does on CPU (``keep_host_memory``), the process keeps freed memory for reuse
+(``s2tts.training.host_memory``); ``--no-keep-host-memory`` measures glibc's default instead.
+
     python bench/train_lm.py [--threads 1] [--batch 1] [--seq 256] [--repeats 3] [--quick]
 """
 
@@ -282,13 +285,20 @@ def main() -> None:
     parser.add_argument("--seq", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fast-fraction", type=float, nargs="*", default=[0.25, 0.05])
+    parser.add_argument(
+        "--no-keep-host-memory", action="store_true", help="glibc's default malloc trimming (for A/B)"
+    )
     parser.add_argument("--quick", action="store_true", help="batch 1, seq 128, 2 repeats")
     args = parser.parse_args()
     if args.quick:
         args.batch, args.seq, args.repeats = 1, 128, 2
+    from s2tts.training.host_memory import keep_freed_host_memory
+
     torch.set_num_threads(args.threads)
+    # the trainer's CPU default (keep_host_memory), applied to the whole process: the peer too
+    kept = not args.no_keep_host_memory and keep_freed_host_memory()
     load_start = os.getloadavg()
-    result = {"threads": args.threads, **cpu_bench(args)}
+    result = {"threads": args.threads, "keep_host_memory": kept, **cpu_bench(args)}
     if torch.cuda.is_available():
         result.update(cuda_lora_bench(args.repeats, seq=2048))
     result["loadavg_start"] = [round(x, 2) for x in load_start]

@@ -1,7 +1,7 @@
 """keep_freed_host_memory: large CPU tensors come from the reused heap, not fresh mmaps.
 
 Each case runs in a fresh interpreter (the setting is process-wide). glibc serves a block from the
-heap (``[heap]`` in /proc/self/maps) or from its own mmap; in a fresh process a 20 MB block is
+heap (``[heap]`` in /proc/self/maps) or from its own mmap; in a fresh process a 100 MB block is
 mmapped by default, and with the setting it comes from the heap. The step-like pattern (allocate
 and touch five 16 MB tensors, free them all, ten rounds) then faults no new pages once the heap
 has grown to its size.
@@ -25,7 +25,7 @@ def heap():
             lo, hi = line.split()[0].split("-")
             return int(lo, 16), int(hi, 16)
 
-block = torch.empty(5 * 1024 * 1024)  # 20 MB
+block = torch.empty(25 * 1024 * 1024)  # 100 MB
 lo, hi = heap()
 in_heap = lo <= block.data_ptr() < hi
 del block
