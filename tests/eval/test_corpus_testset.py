@@ -82,6 +82,10 @@ def test_testset_from_corpus_has_every_category(corpus: Path, tmp_path: Path) ->
     long = next(c for c in cases.values() if c.category == "long")
     assert len(long.text.split()) >= 170 and long.references
     assert cases["de-de1"].language == "de"
+    # single-row cases carry their row's audio (what the originals and codec:DIR systems read)
+    assert cases["clone-hs1"].extra["original"] == str((corpus / "audio" / "slt_a.wav").resolve())
+    assert cases["de-de1"].extra["original"] == str((corpus / "audio" / "kal_b.wav").resolve())
+    assert "original" not in dialogue.extra and "original" not in tagged.extra
     again, _ = write_corpus_testset(corpus, tmp_path / "again.jsonl", per_category=3, seed=1)
     assert [c.to_json() for c in load_testset(again)] == [c.to_json() for c in load_testset(path)]
 

@@ -15,10 +15,15 @@ def register(sub: Any) -> None:
         "eval",
         help="evaluate a system on a test set and write a report folder",
         description="Generate every case of a test set with SYSTEM (a checkpoint directory, a server URL, "
-        "or wavs:DIR of files named <id>.wav), score it (WER/CER, speaker similarity, DNSMOS, "
+        "wavs:DIR of files named <id>.wav, codec:DIR to resynthesise each case's original audio through a "
+        "codec, or originals), score it (WER/CER, speaker similarity, DNSMOS, "
         "DistillMOS, tag activation, long form, speed) and write a report folder.",
     )
-    p.add_argument("--system", required=True, help="checkpoint DIR | http://host:port | wavs:DIR")
+    p.add_argument(
+        "--system",
+        required=True,
+        help="checkpoint DIR | http://host:port | wavs:DIR | codec:DIR | originals",
+    )
     p.add_argument("--testset", required=True, help="Seed-TTS-Eval .lst or s2tts .jsonl")
     p.add_argument("--out", required=True, help="report folder to write")
     p.add_argument("--asr", default="base", help="'base' (default), 'tiny.en' or a CTranslate2 Whisper dir")

@@ -17,6 +17,9 @@ trained on), English unless a category says otherwise:
   minute of speech (``LONG_WORDS`` words at about 2.5 words per second), with a reference;
 * ``multilingual``: held-out sentences in each other language of the corpus, with a reference of
   the same speaker when one exists.
+
+Cases made from one corpus row (plain, clone, multilingual) record that row's audio as
+``original``: the ``originals`` and ``codec:DIR`` systems read it.
 """
 
 from __future__ import annotations
@@ -67,17 +70,29 @@ def write_corpus_testset(
         r = pool[int(rng.integers(len(pool)))]
         return PromptVoice((root / r.path).resolve(), r.plain_text, speaker)
 
+    def original(r) -> dict[str, str]:  # the row's own audio: what codec:DIR and originals read
+        return {"original": str((root / r.path).resolve())}
+
     singles = [r for r in held if r.kind == "single" and not r.tags]
     english = [r for r in singles if r.language == "en"]
     cases: list[TestCase] = []
     for r in pick([r for r in english if r.split == "heldout_text"] or english, per_category):
-        cases.append(TestCase(f"plain-{r.id}", r.plain_text, category="plain", language="en"))
+        cases.append(
+            TestCase(f"plain-{r.id}", r.plain_text, category="plain", language="en", extra=original(r))
+        )
     clone_pool = [r for r in english if r.split == "heldout_speaker"]
     for r in pick(clone_pool, per_category):
         ref = reference(r.speaker_id, r.id)
         if ref is not None:
             cases.append(
-                TestCase(f"clone-{r.id}", r.plain_text, (ref,), category="clone", speakers=(r.speaker_id,))
+                TestCase(
+                    f"clone-{r.id}",
+                    r.plain_text,
+                    (ref,),
+                    category="clone",
+                    speakers=(r.speaker_id,),
+                    extra=original(r),
+                )
             )
     tagged: dict[str, list] = defaultdict(list)
     for r in held:
@@ -143,7 +158,14 @@ def write_corpus_testset(
             ref = reference(r.speaker_id, r.id)
             refs = (ref,) if ref is not None else ()
             cases.append(
-                TestCase(f"{language}-{r.id}", r.plain_text, refs, language=language, category="multilingual")
+                TestCase(
+                    f"{language}-{r.id}",
+                    r.plain_text,
+                    refs,
+                    language=language,
+                    category="multilingual",
+                    extra=original(r),
+                )
             )
     if not cases:
         raise EvalError(f"{corpus}: no usable held-out cases")
