@@ -55,3 +55,26 @@ def test_cases_without_an_original_are_refused_up_front(tmp_path: Path) -> None:
         ResynthesisSystem(None).generate([TestCase("p", "hello")])
     with pytest.raises(EvalError, match="codec:"):
         open_system(f"codec:{tmp_path}")
+
+
+def test_speaker_identification_among_the_test_sets_voices(speech: dict[str, Path], tmp_path: Path) -> None:
+    """Real festival voices: each recording is closest to its own speaker's other recordings; a
+    case whose reference names the wrong speaker is counted as a miss."""
+    from s2tts.eval.testset import PromptVoice
+
+    def case(audio: str, ref: str, speaker: str) -> TestCase:
+        voice = PromptVoice(speech[ref], SENTENCES[ref[-1]], speaker)
+        return TestCase(f"{audio}-{ref}", SENTENCES[audio[-1]], (voice,), category="clone",
+                        extra={"original": str(speech[audio])})  # fmt: skip
+
+    cases = [
+        case("kal_a", "kal_d", "kal"),
+        case("slt_a", "slt_d", "slt"),
+        case("slt_b", "slt_c", "slt"),
+        case("kal_b", "slt_c", "slt"),  # kal's voice given slt's reference: misidentified
+    ]
+    scorers = Scorers(ScorerConfig(asr="tiny.en", asr_beam_size=1, quality=False))
+    summary = run_eval(open_system("originals"), cases, tmp_path / "r", scorers, progress=False)
+    assert summary["speaker_id_accuracy"] == 0.75
+    assert summary["speaker_id_cases"] == 4 and summary["speaker_id_candidates"] == 2
+    assert "Speaker identification" in (tmp_path / "r" / "report.md").read_text()
