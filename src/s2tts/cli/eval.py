@@ -50,6 +50,9 @@ def register(sub: Any) -> None:
     t.add_argument("--out", required=True, help="test set file (.jsonl)")
     t.add_argument("--per-category", type=int, default=10)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--long-words", type=int, default=None, help="words per long-form case (default 320, ~2 minutes)"
+    )
     t.set_defaults(func=_testset)
 
 
@@ -111,8 +114,11 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _testset(args: argparse.Namespace) -> int:
-    from s2tts.eval.corpus_testset import write_corpus_testset
+    from s2tts.eval.corpus_testset import LONG_WORDS, write_corpus_testset
 
-    path, counts = write_corpus_testset(args.corpus, args.out, per_category=args.per_category, seed=args.seed)
+    path, counts = write_corpus_testset(
+        args.corpus, args.out, per_category=args.per_category, seed=args.seed,
+        long_words=args.long_words or LONG_WORDS,
+    )  # fmt: skip
     print(json.dumps({"testset": str(path), **counts}))
     return 0
