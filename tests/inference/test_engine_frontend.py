@@ -46,6 +46,22 @@ def test_engine_prefills_phoneme_prompts(espeak_dir: Path) -> None:
     assert raw.next_prompt().shape[1] != prompt.shape[1]
 
 
+def test_a_request_names_its_language(espeak_dir: Path) -> None:
+    ckpt = load_checkpoint(espeak_dir)
+    text = "Guten Tag, wie geht es Ihnen?"
+    frames = SamplingParams(max_new_tokens=3, min_new_tokens=3)
+    with TTSEngine(ckpt, load_codec(espeak_dir), EngineConfig(max_sessions=1, max_seq_len=1024)) as engine:
+        chunks = list(engine.iter_stream(SynthesisRequest(text, sampling=frames, seed=0, language="de")))
+        german = IterativePrompt(engine.builder, text, language="de").next_prompt()
+        english = IterativePrompt(engine.builder, text).next_prompt()
+        with pytest.raises(TextFrontendError, match="bad language"):
+            engine.synthesize(SynthesisRequest(text, sampling=frames, language="-x"))
+    metrics = chunks[-1].metrics
+    assert metrics is not None and metrics["prefill_tokens"] == german.shape[1] != english.shape[1]
+    said = ckpt.tokenizer.decode([i for i in german[0].tolist() if i < ckpt.tokenizer.semantic_begin_id])
+    assert "ɡˈuːtən tˈɑːk," in said
+
+
 def test_config_without_the_field_reads_text(tmp_path: Path) -> None:
     directory = init_checkpoint(tmp_path / "old", "tiny", codec_preset=None)
     config = json.loads((directory / "config.json").read_text())
