@@ -54,6 +54,15 @@ def test_markup_and_punctuation_pass_through(espeak: TextFrontend) -> None:
     assert espeak("") == "" and espeak("  ") == "  "
 
 
+def test_given_phonemes_are_kept(espeak: TextFrontend) -> None:
+    given = f"{PHONEME_START}təmˈɑːtoʊ{PHONEME_END}"
+    out = espeak(f"Say {given} please.")
+    assert given in out and out.count(PHONEME_START) == 3
+    assert espeak(out) == out  # converting twice changes nothing
+    # a clause with nothing to read stays as written (espeak would say nothing for it)
+    assert espeak("Hello, _, world.") == f"{PHONEME_START}həlˈoʊ, _, wˈɜːld.{PHONEME_END}"
+
+
 def test_german_and_spanish(espeak: TextFrontend) -> None:
     german = espeak("Guten Tag, das Software Update.", language="de")
     assert "ɡˈuːtən tˈɑːk," in german

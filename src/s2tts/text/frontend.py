@@ -12,7 +12,8 @@ Two kinds, recorded in a checkpoint's ``config.json`` as ``text_frontend`` (abse
 Only plain text is converted: markup -- inline tags such as ``[laugh]``, ``<|speaker:i|>`` and
 other special tokens (``s2tts.text.split.MARKUP``) -- passes through unchanged, and so does the
 punctuation that ends a clause (``, . ! ? ; :`` ...), which espeak would drop but which carries
-prosody. For example (language ``en``)::
+prosody. IPA already inside ``<|phoneme_start|>`` ... ``<|phoneme_end|>`` is kept too, so a
+pronunciation can be given by hand. For example (language ``en``)::
 
     "[laugh] Hello, world!<|speaker:1|>Hi."
     -> "[laugh] <|phoneme_start|>həlˈoʊ, wˈɜːld!<|phoneme_end|><|speaker:1|><|phoneme_start|>hˈaɪ.<|phoneme_end|>"
@@ -60,10 +61,13 @@ ESPEAK_VOICES: dict[str, str] = {
 # whole and go to espeak, which reads them).
 _PUNCT = r"[.,;:!?¡¿…—–\"«»“”()]"
 _CLAUSE_BREAK = re.compile(rf"(\s*(?:(?<!\w){_PUNCT}+|{_PUNCT}+(?!\w))\s*)")
-_WORD = re.compile(r"\w")
+_WORD = re.compile(r"[^\W_]")  # a letter or digit: something espeak reads
 _LANGUAGE_SWITCH = re.compile(r"\([a-z]{2,3}(?:-[a-z0-9]+)*\)")
 _VOICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,31}")
 _TIMEOUT_S = 120.0
+# Kept as written: markup, and phonemes already inside phoneme tokens (a pronunciation given by hand,
+# or text that went through the front end before: converting twice changes nothing).
+_KEEP = re.compile(rf"{re.escape(PHONEME_START)}.*?{re.escape(PHONEME_END)}|{MARKUP.pattern}", re.S)
 
 
 class TextFrontend:
@@ -192,7 +196,7 @@ Layout = list[list[tuple[str, str]]]
 def _layout(text: str) -> Layout:
     spans: Layout = []
     pos = 0
-    for m in MARKUP.finditer(text):
+    for m in _KEEP.finditer(text):
         spans += _plain(text[pos : m.start()])
         spans.append([("m", m.group())])
         pos = m.end()
