@@ -50,6 +50,16 @@ def test_cli_run_prints_summary_and_exports_a_loadable_codec(tmp_path, speech_di
     state = codec.init_decode_state(1)
     parts = torch.cat([codec.decode_step(codes[:, :, i : i + 1], state) for i in range(4)], dim=-1)
     torch.testing.assert_close(parts, full, atol=1e-5, rtol=1e-4)
+    # a mid-run checkpoint exports too, and the last one equals the trainer's own export
+    assert (
+        cli_main(["train", "codec-export", "--run", str(tmp_path / "run"), "-o", str(tmp_path / "mid")]) == 0
+    )
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["export"] == str(tmp_path / "mid")
+    mid = load_codec(tmp_path / "mid")
+    for name, value in codec.state_dict().items():
+        torch.testing.assert_close(mid.state_dict()[name], value, rtol=0, atol=1e-6)
+    assert cli_main(["train", "codec-export", "--run", str(tmp_path / "nowhere")]) == 1
+    assert "no training checkpoint" in capsys.readouterr().err
 
 
 def test_export_into_an_lm_checkpoint_directory(tmp_path, speech_dir):

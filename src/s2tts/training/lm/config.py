@@ -16,7 +16,8 @@ Sections::
             grad_clip, schedule (ScheduleConfig)
     sample: text spoken at every validation through the inference path (codes + wav if a codec)
     batch_size (per rank and micro-batch), grad_accum
-    save_every, keep_last, val_every, val_batches, log_every, resume (auto | never),
+    save_every, keep_last, val_every, val_batches, val_text_gain (audio CE with own vs another
+    sample's text: does the model read?), log_every, resume (auto | never),
     resume_weights (a training checkpoint or published directory: weights only, fresh optimizer),
     export_on_finish (write the published layout to out_dir/model at the end)
 
@@ -94,6 +95,7 @@ class LMRunConfig:
     keep_last: int = 2
     val_every: int = 100
     val_batches: int = 4
+    val_text_gain: bool = True  # also log audio CE with another sample's text (does it read?)
     log_every: int = 1
     resume: Literal["auto", "never"] = "auto"
     resume_weights: Path | None = None

@@ -55,6 +55,7 @@ from s2tts.training.lm.losses import combine
 from s2tts.training.lm.objective import DualARObjective
 from s2tts.training.lm.samples import SampleBuilder, collate
 from s2tts.training.lm.setup import build_model, export_published, param_groups
+from s2tts.training.lm.text_gain import text_gain
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, progress_bar
 from s2tts.training.precision import Precision
 from s2tts.training.run_config import config_to_dict, save_config
@@ -286,6 +287,11 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
                     val_loss = _validate(wrapped, objective, val, cfg, sb, tokenizer.pad_id, dist, prec)
                     if val_loss is not None:
                         log.log(done, {"val_loss": val_loss})
+                    if cfg.val_text_gain and len(val) > 1:
+                        n_val = min(len(val), cfg.val_batches * cfg.batch_size)
+                        convs = [val.get(i, 0) for i in range(n_val)]
+                        log.log(done, text_gain(wrapped, objective, convs, sb, tokenizer.pad_id,
+                                                cfg.batch_size, dist.device, prec))  # fmt: skip
                     if cfg.sample.text and dist.is_main and not (cfg.distributed == "fsdp" and dist.enabled):
                         log.log(
                             done, write_sample(model, builder, cfg.sample, out, done, cfg.model.init_from)
