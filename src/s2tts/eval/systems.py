@@ -230,7 +230,11 @@ class EngineSystem:
         ]
         seed = case_seed(case, self.base_seed)
         request = SynthesisRequest(
-            case.text, references=refs, sampling=SamplingParams(**asdict(self.sampling)), seed=seed
+            case.text,
+            references=refs,
+            sampling=SamplingParams(**asdict(self.sampling)),
+            seed=seed,
+            language=case.language,  # read by a phoneme front end, ignored by text models
         )
         chunks, metrics = [], {}
         start = time.perf_counter()

@@ -35,6 +35,7 @@ from s2tts.errors import CheckpointError
 from s2tts.models.config import DualARConfig
 from s2tts.models.layers import TransformerBlock
 from s2tts.models.weights import iter_checkpoint
+from s2tts.text.frontend import TextFrontend
 from s2tts.text.prompt import PromptBuilder
 from s2tts.training.checkpointing import Checkpointer, ModelState, OptimizerState
 from s2tts.training.distributed import (
@@ -159,7 +160,12 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
 
     model, tokenizer = build_model(cfg)
     model_config: DualARConfig = model.config
-    builder = PromptBuilder(tokenizer, model_config.num_codebooks, model_config.codebook_size)
+    builder = PromptBuilder(
+        tokenizer,
+        model_config.num_codebooks,
+        model_config.codebook_size,
+        frontend=TextFrontend(model_config.text_frontend),
+    )
     sb = SampleBuilder(builder, max_len=min(cfg.data.max_len, model_config.slow.max_seq_len))
     train, val = load_sources(cfg.data, model_config.num_codebooks, model_config.codebook_size)
     sampler = StepSampler(len(train), cfg.batch_size, cfg.grad_accum, dist.world_size, cfg.data.seed)

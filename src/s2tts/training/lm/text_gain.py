@@ -26,10 +26,11 @@ __all__ = ["mismatched", "text_gain"]
 
 
 def mismatched(conv: Conversation, other: Conversation) -> Conversation:
-    """``conv`` with every turn's text replaced by ``other``'s turn texts (cycled), codes kept."""
+    """``conv`` with every turn's text replaced by ``other``'s turn texts (cycled), codes kept; the
+    text is read in ``other``'s language (what a phoneme front end phonemises it with)."""
     texts = [t.text for t in other.turns]
     turns = [Turn(texts[i % len(texts)], t.codes) for i, t in enumerate(conv.turns)]
-    return Conversation(turns, conv.references, conv.speaker)
+    return Conversation(turns, conv.references, conv.speaker, other.language)
 
 
 @torch.no_grad()
