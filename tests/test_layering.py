@@ -15,9 +15,11 @@ ALLOWED = {
     # model-based scorers (DNSMOS, DistillMOS, speaker encoder) shared by data and eval
     "scoring": {"s2tts.scoring", "s2tts.errors"},
     "inference": {"s2tts.inference", "s2tts.models", "s2tts.text", "s2tts.errors", "s2tts.checkpoint"},
-    # the evaluation harness drives the engine and reads corpus manifests; never the server or trainers
+    # the evaluation harness drives the engine (or a codec alone, to judge its resynthesis) and reads
+    # corpus manifests; never the server or trainers
     "eval": {
         "s2tts.eval",
+        "s2tts.models.codec",
         "s2tts.errors",
         "s2tts.audio",
         "s2tts.inference",

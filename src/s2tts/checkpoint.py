@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -24,6 +24,7 @@ from s2tts.errors import ConfigError, WeightsError
 from s2tts.models.config import DualARConfig
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.models.weights import load_model, parse_dtype, save_model
+from s2tts.text.frontend import TextFrontend
 from s2tts.text.prompt import PromptBuilder
 from s2tts.text.tokenizer import S2Tokenizer, make_byte_tokenizer
 
@@ -40,12 +41,14 @@ RANDOM_NOTICE = (
 
 @dataclass
 class S2Checkpoint:
-    """A loaded LM with its tokenizer; ``max_prompt_len`` follows the reference (context - 2048)."""
+    """A loaded LM with its tokenizer and text front end (the config's ``text_frontend``);
+    ``max_prompt_len`` follows the reference (context - 2048)."""
 
     model: DualARTransformer
     tokenizer: S2Tokenizer
     directory: Path
     random_weights: bool = False
+    frontend: TextFrontend = field(default_factory=TextFrontend)
 
     @property
     def config(self) -> DualARConfig:
@@ -60,6 +63,7 @@ class S2Checkpoint:
             num_codebooks=cfg.num_codebooks,
             codebook_size=cfg.codebook_size,
             max_prompt_len=max_prompt_len,
+            frontend=self.frontend,
         )
 
     def codec_path(self) -> Path | None:
@@ -99,9 +103,16 @@ def load_checkpoint(
         raise ConfigError(
             f"config eos_token_id {config.eos_token_id} differs from the tokenizer's <|im_end|> id {tokenizer.im_end_id}"
         )
+    frontend = TextFrontend(config.text_frontend)  # an unknown kind or a missing espeak-ng fails here
     model = load_model(directory, config=config, dtype=dtype, device=device)
     random_weights = (directory / RANDOM_MARKER).is_file()
-    return S2Checkpoint(model=model, tokenizer=tokenizer, directory=directory, random_weights=random_weights)
+    return S2Checkpoint(
+        model=model,
+        tokenizer=tokenizer,
+        directory=directory,
+        random_weights=random_weights,
+        frontend=frontend,
+    )
 
 
 def random_init(model: DualARTransformer, seed: int = 0, std: float = 0.02) -> DualARTransformer:
@@ -143,11 +154,15 @@ def random_model(
 
 
 def preset_with_tokenizer(
-    preset: str = "tiny", codec_preset: str | None = "tiny", dtype: str = "float32"
+    preset: str = "tiny",
+    codec_preset: str | None = "tiny",
+    dtype: str = "float32",
+    text_frontend: str = "text",
 ) -> tuple[DualARConfig, S2Tokenizer]:
     """An LM preset made consistent with the byte-level tokenizer of random/small checkpoints
     (and with the semantic codebook of ``codec_preset``): what ``init_checkpoint`` writes and
-    what pre-training from scratch starts from."""
+    what pre-training from scratch starts from, reading text through ``text_frontend``."""
+    TextFrontend(text_frontend)  # fail early on an unknown kind
     base = DualARConfig.preset(preset)
     if codec_preset is not None:
         from s2tts.models.codec import CodecConfig
@@ -170,6 +185,7 @@ def preset_with_tokenizer(
         pad_token_id=tokenizer.pad_id,
         audio_pad_token_id=tokenizer.token_to_id("<|audio_pad|>"),
         dtype=dtype,
+        text_frontend=text_frontend,
     )
     return config, tokenizer
 
@@ -181,8 +197,10 @@ def init_checkpoint(
     codec_preset: str | None = "tiny",
     dtype: str = "float32",
     force: bool = False,
+    text_frontend: str = "text",
 ) -> Path:
-    """Write a random checkpoint (config, weights, tokenizer, codec) in the published layout.
+    """Write a random checkpoint (config, weights, tokenizer, codec) in the published layout;
+    its config records ``text_frontend`` (see ``s2tts.text.frontend``).
 
     Raises FileExistsError when ``directory`` exists and is not empty, unless ``force``: a
     checkpoint (maybe trained weights) is never overwritten by accident."""
@@ -190,7 +208,7 @@ def init_checkpoint(
     if directory.is_dir() and any(directory.iterdir()) and not force:
         raise FileExistsError(f"{directory} is not empty; refusing to overwrite it (--force overwrites)")
     directory.mkdir(parents=True, exist_ok=True)
-    config, tokenizer = preset_with_tokenizer(preset, codec_preset, dtype)
+    config, tokenizer = preset_with_tokenizer(preset, codec_preset, dtype, text_frontend)
     codec_config = None
     if codec_preset is not None:
         from s2tts.models.codec import CodecConfig

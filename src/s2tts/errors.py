@@ -102,3 +102,8 @@ class EvalError(S2TTSError, ValueError):
 class RecipeError(S2TTSError, ValueError):
     """A recipe cannot run: an unknown stage, a stage whose inputs are not done, bad recipe settings,
     or a stage tool that failed."""
+
+
+class TextFrontendError(S2TTSError, ValueError):
+    """The text front end cannot run: an unknown front-end kind or language, or the espeak-ng
+    phonemizer is missing or fails."""

@@ -27,7 +27,7 @@ def _row(uid: str, path: str, text: str, speaker: str, split: str, **kw: object)
 def corpus(speech: dict[str, Path], tmp_path: Path) -> Path:
     root = tmp_path / "corpus"
     (root / "audio").mkdir(parents=True)
-    for key in ("kal_a", "kal_b", "slt_a", "slt_b"):
+    for key in ("kal_a", "kal_b", "slt_a", "slt_b", "ked_a"):
         shutil.copy(speech[key], root / "audio" / f"{key}.wav")
     a, b = SENTENCES["a"], SENTENCES["b"]
     rows = [
@@ -35,6 +35,7 @@ def corpus(speech: dict[str, Path], tmp_path: Path) -> Path:
         _row("ht1", "audio/kal_b.wav", b, "kal", "heldout_text"),
         _row("hs1", "audio/slt_a.wav", a, "slt", "heldout_speaker"),
         _row("hs2", "audio/slt_b.wav", b, "slt", "heldout_speaker"),
+        _row("hs3", "audio/ked_a.wav", a, "ked", "heldout_speaker"),
         _row(
             "tag1",
             "audio/slt_a.wav",
@@ -68,9 +69,12 @@ def corpus(speech: dict[str, Path], tmp_path: Path) -> Path:
 
 
 def test_testset_from_corpus_has_every_category(corpus: Path, tmp_path: Path) -> None:
-    path, counts = write_corpus_testset(corpus, tmp_path / "set" / "eval.jsonl", per_category=3, seed=1)
+    path, counts = write_corpus_testset(
+        corpus, tmp_path / "set" / "eval.jsonl", per_category=3, seed=1, long_words=30
+    )
     cases = {c.id: c for c in load_testset(path)}
-    assert counts == {"plain": 3, "clone": 2, "tagged": 2, "dialogue": 1, "long": 1, "multilingual": 1}
+    # dialogue: the held-out row + 3 composed for the two held-out speakers; long: 3, one voice each
+    assert counts == {"plain": 3, "clone": 2, "tagged": 2, "dialogue": 4, "long": 3, "multilingual": 1}
     assert not any("tr1" in uid for uid in cases)  # training rows never appear
     clone = cases["clone-hs1"]
     assert clone.references[0].audio == (corpus / "audio" / "slt_b.wav").resolve()  # another utterance
@@ -79,10 +83,22 @@ def test_testset_from_corpus_has_every_category(corpus: Path, tmp_path: Path) ->
     assert cases[tagged.baseline].text == SENTENCES["a"] and cases[tagged.baseline].seed == tagged.seed
     dialogue = cases["dialogue-dlg1"]
     assert [r.speaker for r in dialogue.references] == ["kal", "slt"]
+    composed = cases["dialogue-held-000"]
+    assert set(composed.speakers) == {"slt", "ked"} and [r.speaker for r in composed.references] == list(
+        composed.speakers
+    )
+    assert composed.text.startswith("<|speaker:0|>") and "<|speaker:1|>" in composed.text
+    assert len(composed.turns) >= 2 and all(t in SENTENCES.values() for _, t in composed.turns)
     long = next(c for c in cases.values() if c.category == "long")
-    assert len(long.text.split()) >= 170 and long.references
+    sentences = [s for s in SENTENCES.values() if s in long.text]
+    assert len(long.text.split()) >= 30 and long.references and len(sentences) >= 3
+    assert sum(len(s.split()) for s in sentences) == len(long.text.split())  # each sentence once
     assert cases["de-de1"].language == "de"
-    again, _ = write_corpus_testset(corpus, tmp_path / "again.jsonl", per_category=3, seed=1)
+    # single-row cases carry their row's audio (what the originals and codec:DIR systems read)
+    assert cases["clone-hs1"].extra["original"] == str((corpus / "audio" / "slt_a.wav").resolve())
+    assert cases["de-de1"].extra["original"] == str((corpus / "audio" / "kal_b.wav").resolve())
+    assert "original" not in dialogue.extra and "original" not in tagged.extra
+    again, _ = write_corpus_testset(corpus, tmp_path / "again.jsonl", per_category=3, seed=1, long_words=30)
     assert [c.to_json() for c in load_testset(again)] == [c.to_json() for c in load_testset(path)]
 
 

@@ -139,6 +139,8 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
     assert not load_checkpoint(export, dtype="float32").random_weights
     assert load_codec(export).num_codebooks == 10  # the tiny codec of the smoke configs
     assert any((out / "eval" / "report").iterdir())
+    targets = json.loads((out / "eval" / "report" / "targets.json").read_text())
+    assert [t["name"] for t in targets][0] == "intelligible" and targets[0]["value"] is not None
 
     assert main(base) == 0  # everything done: nothing runs
     status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stages"]

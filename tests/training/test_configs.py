@@ -35,3 +35,13 @@ def test_smoke_config_runs_through_the_cli(tmp_path: Path, capsys: pytest.Captur
     assert {"steps", "first_loss", "final_loss", "val_loss", "checkpoint"} <= set(summary)
     assert summary["steps"] == 3 and summary["val_loss"] is not None
     assert (tmp_path / "loss.png").is_file() and (tmp_path / "model" / "config.json").is_file()
+
+
+def test_the_phoneme_ablation_differs_from_pretraining_only_in_the_front_end() -> None:
+    from dataclasses import replace
+
+    folder = Path(__file__).parents[2] / "configs" / "recipe" / "small"
+    base = load_config(LMRunConfig, folder / "pretrain.yaml")
+    phonemes = load_config(LMRunConfig, folder / "pretrain-phonemes.yaml")
+    assert base.model.text_frontend == "text" and phonemes.model.text_frontend == "espeak"
+    assert replace(phonemes, model=replace(phonemes.model, text_frontend="text")) == base

@@ -13,6 +13,8 @@ import torch
 
 from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.cli import main
+from s2tts.errors import CheckpointError, TrainConfigError
+from s2tts.text.frontend import PHONEME_START
 from s2tts.training.checkpointing import Checkpointer
 from s2tts.training.lm.config import LMRunConfig
 from s2tts.training.lm.recipe import train_lm
@@ -56,6 +58,22 @@ def test_weights_only_resume_from_the_export(tmp_path: Path) -> None:
     assert fresh["steps"] == 6
     # it starts from the trained weights, not from the random init (first loss ~9)
     assert fresh["first_loss"] < run["first_loss"] - 1.0
+
+
+def test_pretraining_with_the_phoneme_front_end(tmp_path: Path) -> None:
+    run = train_lm(_cfg(tmp_path / "a", "steps=2", "save_every=2", "model.text_frontend=espeak"))
+    export = Path(run["export"])
+    assert json.loads((export / "config.json").read_text())["text_frontend"] == "espeak"
+    ckpt = load_checkpoint(export)
+    assert ckpt.frontend.kind == "espeak"
+    assert ckpt.prompt_builder().frontend("Hello.").startswith(PHONEME_START)
+    # a run made with phonemes is not resumed as a text model
+    with pytest.raises(CheckpointError, match="different model config"):
+        train_lm(_cfg(tmp_path / "a", "steps=3"))
+    with pytest.raises(TrainConfigError, match="model.text_frontend must be one of"):
+        _cfg(tmp_path / "b", "model.text_frontend=arpabet")
+    with pytest.raises(TrainConfigError, match="keeps the front end"):
+        _cfg(tmp_path / "b", f"model.init_from={export}", "model.text_frontend=espeak")
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from s2tts.errors import TrainingDataError
+from s2tts.text.frontend import PHONEME_START, TextFrontend
 from s2tts.text.prompt import IterativePrompt, PromptBuilder, Reference
 from s2tts.text.tokenizer import make_byte_tokenizer
 from s2tts.training.lm.samples import AUDIO, IGNORE, TEXT, Conversation, SampleBuilder, Turn, collate
@@ -35,6 +36,34 @@ def test_every_turn_prefix_is_the_inference_prompt(builder: PromptBuilder) -> No
         prompt = plan.next_prompt()
         assert torch.equal(sample.values[:, : prompt.shape[1]], prompt)
         plan.add_codes(turn.codes)
+
+
+@pytest.mark.parametrize("language", [None, "de"])
+def test_phoneme_front_end_samples_are_the_inference_prompts(language: str | None) -> None:
+    builder = PromptBuilder(make_byte_tokenizer(64), 3, 64, frontend=TextFrontend("espeak"))
+    tok = builder.tokenizer
+    refs = [Reference("<|speaker:0|>Guten Tag, hello there.", _codes(4, 0))]
+    turns = [
+        Turn("<|speaker:0|>[whisper] Zorblax counted 42 stars.", _codes(5, 2)),
+        Turn("<|speaker:1|>Wunderbar!", _codes(2, 3)),
+    ]
+    sample = SampleBuilder(builder).build(Conversation(turns, refs, language=language))
+    text = tok.decode([i for i in sample.values[0].tolist() if i < tok.semantic_begin_id])
+    assert text.count(PHONEME_START) == 3 and "[whisper] " in text and "<|speaker:1|>" in text
+    assert "Zorblax" not in text and "42" not in text and "Guten" not in text
+    history: list[tuple[str, torch.Tensor]] = []
+    for turn in turns:
+        prompt = builder.build(turn.text, refs, history, language=language)
+        assert torch.equal(sample.values[:, : prompt.shape[1]], prompt)
+        history.append((turn.text, turn.codes))
+    plan = IterativePrompt(builder, "\n".join(t.text for t in turns), refs, 200, 1, language=language)
+    for turn in turns:
+        prompt = plan.next_prompt()
+        assert torch.equal(sample.values[:, : prompt.shape[1]], prompt)
+        plan.add_codes(turn.codes)
+    # the language reaches espeak: German rules read the reference and turns otherwise
+    other = SampleBuilder(builder).build(Conversation(turns, refs, language="es" if language else "de"))
+    assert tok.decode([i for i in other.values[0].tolist() if i < tok.semantic_begin_id]) != text
 
 
 def test_target_kinds(builder: PromptBuilder) -> None:

@@ -15,10 +15,15 @@ def register(sub: Any) -> None:
         "eval",
         help="evaluate a system on a test set and write a report folder",
         description="Generate every case of a test set with SYSTEM (a checkpoint directory, a server URL, "
-        "or wavs:DIR of files named <id>.wav), score it (WER/CER, speaker similarity, DNSMOS, "
+        "wavs:DIR of files named <id>.wav, codec:DIR to resynthesise each case's original audio through a "
+        "codec, or originals), score it (WER/CER, speaker similarity, DNSMOS, "
         "DistillMOS, tag activation, long form, speed) and write a report folder.",
     )
-    p.add_argument("--system", required=True, help="checkpoint DIR | http://host:port | wavs:DIR")
+    p.add_argument(
+        "--system",
+        required=True,
+        help="checkpoint DIR | http://host:port | wavs:DIR | codec:DIR | originals",
+    )
     p.add_argument("--testset", required=True, help="Seed-TTS-Eval .lst or s2tts .jsonl")
     p.add_argument("--out", required=True, help="report folder to write")
     p.add_argument("--asr", default="base", help="'base' (default), 'tiny.en' or a CTranslate2 Whisper dir")
@@ -45,6 +50,9 @@ def register(sub: Any) -> None:
     t.add_argument("--out", required=True, help="test set file (.jsonl)")
     t.add_argument("--per-category", type=int, default=10)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--long-words", type=int, default=None, help="words per long-form case (default 320, ~2 minutes)"
+    )
     t.set_defaults(func=_testset)
 
 
@@ -106,8 +114,11 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _testset(args: argparse.Namespace) -> int:
-    from s2tts.eval.corpus_testset import write_corpus_testset
+    from s2tts.eval.corpus_testset import LONG_WORDS, write_corpus_testset
 
-    path, counts = write_corpus_testset(args.corpus, args.out, per_category=args.per_category, seed=args.seed)
+    path, counts = write_corpus_testset(
+        args.corpus, args.out, per_category=args.per_category, seed=args.seed,
+        long_words=args.long_words or LONG_WORDS,
+    )  # fmt: skip
     print(json.dumps({"testset": str(path), **counts}))
     return 0

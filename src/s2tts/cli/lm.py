@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=DTYPES)
     p.add_argument("--force", action="store_true", help="overwrite a directory that is not empty")
+    p.add_argument(
+        "--text-frontend",
+        default="text",
+        choices=("text", "espeak"),
+        help="what the model reads: text as written, or espeak-ng IPA phonemes (default: text)",
+    )
     p.set_defaults(func=_init_checkpoint)
 
     g = sub.add_parser("generate-codes", help="text -> audio codes [10, T] (int64 .npy) with the Dual-AR LM")
@@ -60,7 +66,15 @@ def _init_checkpoint(args: argparse.Namespace) -> int:
     from s2tts.checkpoint import init_checkpoint
 
     codec = None if args.codec_preset.lower() == "none" else args.codec_preset
-    path = init_checkpoint(args.directory, args.preset, args.seed, codec, args.dtype, force=args.force)
+    path = init_checkpoint(
+        args.directory,
+        args.preset,
+        args.seed,
+        codec,
+        args.dtype,
+        force=args.force,
+        text_frontend=args.text_frontend,
+    )
     print(f"wrote a random {args.preset} checkpoint to {path} (its audio is noise)")
     return 0
 

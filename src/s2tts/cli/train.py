@@ -1,7 +1,8 @@
 """``s2tts train <recipe> --config FILE [key=value ...]``: run a trainer in this process.
 
-Recipes: ``lm`` (the Dual-AR LM), ``codec`` (when ``s2tts.training.codec`` is present), and
-``export`` (an LM training checkpoint -> the published layout). For several processes launch the
+Recipes: ``lm`` (the Dual-AR LM), ``codec`` (when ``s2tts.training.codec`` is present),
+``export`` (an LM training checkpoint -> the published layout) and ``codec-export`` (a codec
+training checkpoint -> ``codec.safetensors``). For several processes launch the
 recipe module with torchrun instead, e.g. ``torchrun --nproc_per_node 2 -m s2tts.training.lm``.
 """
 
@@ -40,12 +41,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         codec.add_argument("--config", help="run config file, e.g. configs/train/codec-smoke.yaml")
         codec.add_argument("overrides", nargs="*", help="key=value overrides, e.g. steps=100 optim.lr_g=2e-4")
         codec.set_defaults(func=_codec)
+        cex = tsub.add_parser(
+            "codec-export", help="write a codec training checkpoint as codec.safetensors (mid-run too)"
+        )
+        cex.add_argument("--run", type=Path, required=True, help="the codec run's out_dir")
+        cex.add_argument("--checkpoint", type=Path, help="a step directory (default: the latest)")
+        cex.add_argument("-o", "--out", type=Path, help="output directory (default: RUN/export)")
+        cex.set_defaults(func=_codec_export)
 
 
 def _codec(args: argparse.Namespace) -> int:
     from s2tts.training.codec.recipe import run
 
     return run(args.config, args.overrides)
+
+
+def _codec_export(args: argparse.Namespace) -> int:
+    from s2tts.training.codec.export import export_checkpoint
+
+    path = export_checkpoint(args.run, args.checkpoint, args.out)
+    print(json.dumps({"export": str(path.parent)}))
+    return 0
 
 
 def _train_lm(args: argparse.Namespace) -> int:

@@ -12,11 +12,18 @@ trained on), English unless a category says otherwise:
   a pair of cases with the same seed: ``[tag] sentence`` and the sentence alone (its
   ``baseline``), so the tag's acoustic effect can be measured; span tags are moved before the
   sentence (the measurement takes the whole clip), event tags keep their place;
-* ``dialogue``: a held-out multi-speaker dialogue as written, with one reference per speaker;
-* ``long``: held-out sentences of one speaker joined until the text is long enough for at least a
-  minute of speech (``LONG_WORDS`` words at about 2.5 words per second), with a reference;
+* ``dialogue``: a held-out multi-speaker dialogue as written, with one reference per speaker; and
+  dialogues composed of held-out sentences for two held-out speakers (``<|speaker:0|>`` and
+  ``<|speaker:1|>`` alternating over two to four turns, one reference each), since a corpus's
+  dialogues may all be in its training split;
+* ``long``: held-out sentences (of any speaker) joined, without repeats, until the text is long
+  enough for ``long_words`` words (default ``LONG_WORDS``: 320, about two minutes at 2.5 words per
+  second), spoken with a held-out speaker's reference (speakers taken in turn);
 * ``multilingual``: held-out sentences in each other language of the corpus, with a reference of
   the same speaker when one exists.
+
+Cases made from one corpus row (plain, clone, multilingual) record that row's audio as
+``original``: the ``originals`` and ``codec:DIR`` systems read it.
 """
 
 from __future__ import annotations
@@ -31,11 +38,11 @@ from s2tts.eval.instruction import rule_for
 from s2tts.eval.testset import PromptVoice, TestCase, write_testset
 
 HELDOUT = ("heldout_text", "heldout_speaker")
-LONG_WORDS = 170
+LONG_WORDS = 320
 
 
 def write_corpus_testset(
-    corpus: str | Path, out: str | Path, per_category: int = 10, seed: int = 0
+    corpus: str | Path, out: str | Path, per_category: int = 10, seed: int = 0, long_words: int = LONG_WORDS
 ) -> tuple[Path, dict[str, int]]:
     """Write the test set to ``out`` (JSONL); returns (path, cases per category)."""
     from s2tts.data.manifest import ManifestError, read_manifest
@@ -67,17 +74,29 @@ def write_corpus_testset(
         r = pool[int(rng.integers(len(pool)))]
         return PromptVoice((root / r.path).resolve(), r.plain_text, speaker)
 
+    def original(r) -> dict[str, str]:  # the row's own audio: what codec:DIR and originals read
+        return {"original": str((root / r.path).resolve())}
+
     singles = [r for r in held if r.kind == "single" and not r.tags]
     english = [r for r in singles if r.language == "en"]
     cases: list[TestCase] = []
     for r in pick([r for r in english if r.split == "heldout_text"] or english, per_category):
-        cases.append(TestCase(f"plain-{r.id}", r.plain_text, category="plain", language="en"))
+        cases.append(
+            TestCase(f"plain-{r.id}", r.plain_text, category="plain", language="en", extra=original(r))
+        )
     clone_pool = [r for r in english if r.split == "heldout_speaker"]
     for r in pick(clone_pool, per_category):
         ref = reference(r.speaker_id, r.id)
         if ref is not None:
             cases.append(
-                TestCase(f"clone-{r.id}", r.plain_text, (ref,), category="clone", speakers=(r.speaker_id,))
+                TestCase(
+                    f"clone-{r.id}",
+                    r.plain_text,
+                    (ref,),
+                    category="clone",
+                    speakers=(r.speaker_id,),
+                    extra=original(r),
+                )
             )
     tagged: dict[str, list] = defaultdict(list)
     for r in held:
@@ -118,21 +137,28 @@ def write_corpus_testset(
                     speakers=tuple(s for _, s in turns),
                 )
             )  # type: ignore[arg-type]
-    held_by_speaker: dict[str, list] = defaultdict(list)
-    for r in english:
-        held_by_speaker[r.speaker_id].append(r)
-    speakers = sorted(held_by_speaker, key=lambda s: -len(held_by_speaker[s]))
-    for n, speaker in enumerate(speakers[:per_category]):
-        parts = [r for r in held_by_speaker[speaker]]
-        rng.shuffle(parts)
+    held_speakers = sorted({r.speaker_id for r in english if r.split == "heldout_speaker"})
+    sentences = sorted({r.plain_text for r in english})
+    for k in range(per_category if len(held_speakers) >= 2 else 0):
+        a, b = (held_speakers[int(i)] for i in rng.choice(len(held_speakers), 2, replace=False))
+        refs = (reference(a, ""), reference(b, ""))
+        lines = [
+            sentences[int(i)] for i in rng.choice(len(sentences), int(rng.integers(2, 5)), replace=False)
+        ]
+        if refs[0] is not None and refs[1] is not None and len(lines) >= 2:
+            text = "".join(f"<|speaker:{n % 2}|>{line}" for n, line in enumerate(lines))
+            cases.append(TestCase(f"dialogue-held-{k:03d}", text, refs, category="dialogue", speakers=(a, b)))
+    for n in range(per_category if held_speakers else 0):
+        order = [sentences[int(i)] for i in rng.permutation(len(sentences))]
         text, used = [], 0
-        for r in parts:
-            text.append(r.plain_text)
-            used += len(r.plain_text.split())
-            if used >= LONG_WORDS:
+        for sentence in order:
+            text.append(sentence)
+            used += len(sentence.split())
+            if used >= long_words:
                 break
+        speaker = held_speakers[n % len(held_speakers)]
         ref = reference(speaker, "")
-        if used >= LONG_WORDS and ref is not None:
+        if used >= long_words and ref is not None:
             cases.append(
                 TestCase(
                     f"long-{n:03d}-{speaker}", " ".join(text), (ref,), category="long", speakers=(speaker,)
@@ -143,7 +169,14 @@ def write_corpus_testset(
             ref = reference(r.speaker_id, r.id)
             refs = (ref,) if ref is not None else ()
             cases.append(
-                TestCase(f"{language}-{r.id}", r.plain_text, refs, language=language, category="multilingual")
+                TestCase(
+                    f"{language}-{r.id}",
+                    r.plain_text,
+                    refs,
+                    language=language,
+                    category="multilingual",
+                    extra=original(r),
+                )
             )
     if not cases:
         raise EvalError(f"{corpus}: no usable held-out cases")

@@ -77,6 +77,27 @@ def _blocks(
             ),
             ("table", (["tag", "cases", "activation"], body)),
         ]
+    if summary.get("speaker_id_accuracy") is not None:
+        b += [
+            ("h2", "Speaker identification"),
+            (
+                "p",
+                "Share of single-voice cloning cases whose audio is closer to its own reference voice than to any other voice of the test set.",
+            ),
+            (
+                "table",
+                (
+                    ["cases", "voices", "closest to own voice"],
+                    [
+                        [
+                            str(summary["speaker_id_cases"]),
+                            str(summary["speaker_id_candidates"]),
+                            fmt(summary["speaker_id_accuracy"], 2),
+                        ]
+                    ],
+                ),
+            ),
+        ]
     if summary.get("dialogue"):
         d = summary["dialogue"]
         b += [

@@ -85,6 +85,9 @@ def run_eval(
             for scored in scorers.score(batch, [clips[c.id] for c in batch]):
                 records.append({**base[scored["id"]], **scored})
             bar.update(len(batch))
+    identified = scorers.identify_speakers(cases, [clips[c.id] for c in cases])
+    for r in records:
+        r.update(identified.get(r["id"], {}))
     tags = score_tags(cases, clips)
     for r in records:
         r["tags"] = tags.get(r["id"], [])

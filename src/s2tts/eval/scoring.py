@@ -12,7 +12,8 @@ their test cases and returns one flat record per utterance:
 * ``long_form`` for clips of a minute or more (``s2tts.eval.longform``).
 
 Instruction following needs the tagged clip and its baseline together, so it is scored once all
-clips exist (``score_tags``). For rewards, the single scorers (``WhisperASR``, ``SpeakerEncoder``,
+clips exist (``score_tags``); so does speaker identification (``Scorers.identify_speakers``): each
+single-voice cloning case's clip against every voice of the test set. For rewards, the single scorers (``WhisperASR``, ``SpeakerEncoder``,
 ``DNSMOS``, ``DistillMOS``) can be used directly.
 """
 
@@ -129,6 +130,52 @@ class Scorers:
         if self.config.quality:
             self._score_quality(clips, records)
         return records
+
+    def identify_speakers(self, cases: list[TestCase], clips: list[np.ndarray]) -> dict[str, dict[str, Any]]:
+        """For every case with one reference voice: is its clip closer to that voice than to any
+        other voice referenced by the test set's single-voice cases? -> {case id: {"id_correct",
+        "sim_best_other", "id_candidates"}}; {} when fewer than two voices are referenced.
+
+        A voice is a reference's ``speaker`` id (its clips' embeddings averaged), or its file when
+        it has none. This is the cloning target "closer to its own reference than to any other
+        held-out speaker's"."""
+        single = [i for i, c in enumerate(cases) if len(c.references) == 1 and len(clips[i])]
+        voices: dict[str, list[str]] = {}
+        for i in single:
+            ref = cases[i].references[0]
+            voices.setdefault(ref.speaker or str(ref.audio), [])
+            if str(ref.audio) not in voices[ref.speaker or str(ref.audio)]:
+                voices[ref.speaker or str(ref.audio)].append(str(ref.audio))
+        if len(voices) < 2 or not self.config.speaker:
+            return {}
+        names = sorted(voices)
+        files = [f for n in names for f in voices[n]]
+        ref_emb = self.speaker.embed([self._ref_clip(f) for f in files])
+        centroids = []
+        start = 0
+        for n in names:
+            mean = ref_emb[start : start + len(voices[n])].mean(axis=0)
+            centroids.append(mean / max(float(np.linalg.norm(mean)), 1e-8))
+            start += len(voices[n])
+        centre = np.stack(centroids)  # (V, 256)
+        clip_emb = self.speaker.embed([clips[i] for i in single])
+        out: dict[str, dict[str, Any]] = {}
+        for row, i in enumerate(single):
+            ref = cases[i].references[0]
+            own = names.index(ref.speaker or str(ref.audio))
+            sims = centre @ clip_emb[row]
+            others = np.delete(sims, own)
+            out[cases[i].id] = {
+                "id_correct": bool(sims[own] > others.max()),
+                "sim_best_other": float(others.max()),
+                "id_candidates": len(names),
+            }
+        return out
+
+    def _ref_clip(self, path: str) -> np.ndarray:
+        if path not in self._refs:
+            self._refs[path] = load_16k(path)
+        return self._refs[path]
 
     @staticmethod
     def _is_dialogue(case: TestCase) -> bool:

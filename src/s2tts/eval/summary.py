@@ -4,7 +4,8 @@ Keys (None where the test set or the scorers give nothing to average): ``n``, ``
 ``error_rate`` (WER or CER by language), ``sim``, ``dnsmos_sig``, ``dnsmos_bak``, ``dnsmos_ovrl``,
 ``dnsmos_p808``, ``distillmos``, ``rtf``, ``ttfa_s``, ``ttfa_p90_s``, ``duration_s``; each mean has
 a ``<key>_ci`` bootstrap 95 % interval; ``tag_activation`` {tag: share activated} and
-``tag_cases`` {tag: count}; ``dialogue`` (turn similarity to own / other speakers, turn
+``tag_cases`` {tag: count}; ``speaker_id_accuracy`` (share of single-voice cloning cases closer
+to their own voice than to any other voice of the test set; ``speaker_id_cases``, ``speaker_id_candidates``); ``dialogue`` (turn similarity to own / other speakers, turn
 accuracy), ``long_form`` (WER per minute averaged by minute, collapse rate, similarity drift);
 ``by_category`` and ``by_language`` repeat the main means for each group.
 """
@@ -55,6 +56,12 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             hits[t["tag"]].append(bool(t["activated"]))
     summary["tag_activation"] = {t: float(np.mean(v)) for t, v in sorted(hits.items())}
     summary["tag_cases"] = {t: len(v) for t, v in sorted(hits.items())}
+    identified = [r for r in records if "id_correct" in r]
+    summary["speaker_id_accuracy"] = (
+        float(np.mean([r["id_correct"] for r in identified])) if identified else None
+    )
+    summary["speaker_id_cases"] = len(identified)
+    summary["speaker_id_candidates"] = max((r["id_candidates"] for r in identified), default=0)
     dialogues = [r["dialogue"] for r in records if r.get("dialogue")]
     summary["dialogue"] = (
         {

@@ -8,6 +8,10 @@
   audio duration.
 * ``WavDirSystem``: ``wavs:DIR`` -- audio files named ``<utterance id>.wav`` (or .flac / .mp3 /
   .ogg) made by anything: originals, other TTS systems, ablations.
+* ``ResynthesisSystem``: ``codec:DIR`` -- each case's ``original`` audio (the corpus rows that
+  ``s2tts eval-testset`` records) encoded and decoded by a codec, so a codec is judged by the same
+  scorers as a TTS system (what its tokens keep of the words, the voice, the quality);
+  ``originals`` -- that audio itself, the ceiling the codec is compared with.
 
 ``open_system(spec)`` picks one from a CLI string. Every system yields ``Generated`` in the order
 of the cases given.
@@ -120,6 +124,68 @@ class WavDirSystem:
         pass
 
 
+def original_path(case: TestCase) -> Path | None:
+    """The case's ``original`` audio (a test-set field), if it names one."""
+    value = case.extra.get("original")
+    return Path(value) if isinstance(value, str) and value else None
+
+
+class ResynthesisSystem:
+    """Each case's original audio, as it is (``codec=None``) or through a codec's encode + decode."""
+
+    def __init__(self, codec_dir: str | Path | None = None, device: str = "cpu") -> None:
+        self.codec_dir = Path(codec_dir) if codec_dir is not None else None
+        self.codec = None
+        if self.codec_dir is not None:
+            from s2tts.errors import WeightsError
+            from s2tts.models.codec.weights import load_codec
+
+            try:
+                self.codec = load_codec(self.codec_dir, device=device).eval()
+            except (WeightsError, FileNotFoundError) as exc:
+                raise EvalError(f"codec:{codec_dir}: {exc}") from exc
+        self.name = f"codec:{self.codec_dir.name}" if self.codec_dir is not None else "originals"
+
+    def generate(self, cases: list[TestCase]) -> Iterator[Generated]:
+        """Checks that every case names an existing original before yielding the first one."""
+        paths = [original_path(c) for c in cases]
+        missing = [c.id for c, p in zip(cases, paths, strict=True) if p is None or not p.is_file()]
+        if missing:
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise EvalError(
+                f"{self.name}: no original audio for {', '.join(missing[:5])}{more} "
+                "(test sets from 's2tts eval-testset' record it for plain, clone and multilingual cases)"
+            )
+        return (self._one(p) for p in paths if p is not None)
+
+    def _one(self, path: Path) -> Generated:
+        import torch
+
+        data, rate = read_audio(path)
+        audio = downmix(data)
+        if self.codec is None:
+            return Generated(audio, rate, {}, {"original": str(path)})
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            codes, lengths = self.codec.encode(
+                torch.from_numpy(np.ascontiguousarray(audio))[None, None], rate
+            )
+            out = self.codec.decode(codes[:, :, : int(lengths[0])])
+        wall = time.perf_counter() - t0
+        wav = out[0, 0].float().cpu().numpy()
+        seconds = len(wav) / self.codec.sample_rate
+        return Generated(wav, self.codec.sample_rate, {"wall_s": wall, "rtf": wall / max(seconds, 1e-9)},
+                         {"original": str(path)})  # fmt: skip
+
+    def describe(self) -> dict[str, Any]:
+        if self.codec_dir is None:
+            return {"kind": "originals"}
+        return {"kind": "codec", "codec": str(self.codec_dir.resolve())}
+
+    def close(self) -> None:
+        pass
+
+
 def _reference_audio(case: TestCase) -> list[tuple[str, np.ndarray, int, bytes]]:
     out = []
     for ref in case.references:
@@ -164,7 +230,11 @@ class EngineSystem:
         ]
         seed = case_seed(case, self.base_seed)
         request = SynthesisRequest(
-            case.text, references=refs, sampling=SamplingParams(**asdict(self.sampling)), seed=seed
+            case.text,
+            references=refs,
+            sampling=SamplingParams(**asdict(self.sampling)),
+            seed=seed,
+            language=case.language,  # read by a phoneme front end, ignored by text models
         )
         chunks, metrics = [], {}
         start = time.perf_counter()
@@ -293,16 +363,24 @@ class ServerSystem:
 
 
 def open_system(spec: str, sampling: Sampling | None = None, batch_size: int = 4, **kwargs: Any) -> System:
-    """``wavs:DIR`` | ``http(s)://host:port`` | a checkpoint directory -> a System."""
+    """``wavs:DIR`` | ``codec:DIR`` | ``originals`` | ``http(s)://host:port`` | a checkpoint
+    directory -> a System."""
     if spec.startswith("wavs:"):
         return WavDirSystem(spec[len("wavs:") :])
+    if spec.startswith("codec:"):
+        return ResynthesisSystem(spec[len("codec:") :], device=kwargs.get("device", "cpu"))
+    if spec == "originals":
+        return ResynthesisSystem(None)
     if spec.startswith(("http://", "https://")):
         return ServerSystem(
             spec, sampling, batch_size, api_key=kwargs.get("api_key"), base_seed=kwargs.get("base_seed", 0)
         )
     path = Path(spec)
     if not (path / "config.json").is_file():
-        raise EvalError(f"system {spec!r}: not a checkpoint directory (no config.json), a URL, or wavs:DIR")
+        raise EvalError(
+            f"system {spec!r}: not a checkpoint directory (no config.json), a URL, wavs:DIR, "
+            "codec:DIR or originals"
+        )
     return EngineSystem(
         path,
         sampling,

@@ -286,6 +286,7 @@ class TTSEngine:
             self._references(request.references),
             request.chunk_length,
             max_len=self._prompt_limit(request),
+            language=request.language,
         )
         first = plan.next_prompt()
         if first.shape[1] >= self.cache_len:

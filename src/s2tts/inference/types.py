@@ -34,7 +34,8 @@ class SynthesisRequest:
     text may hold ``<|speaker:i|>`` turns and inline ``[tags]``. chunk_length is the UTF-8 byte
     budget of one text batch of the iterative prompt. seed makes the request reproducible whether
     it runs alone or batched. first_chunk_frames / chunk_frames override the engine's streaming
-    chunk sizes for this request (None: the engine's defaults).
+    chunk sizes for this request (None: the engine's defaults). language (ISO 639-1) is what a
+    checkpoint's phoneme front end reads the text as (None: its default, English); text models ignore it.
     """
 
     text: str
@@ -46,6 +47,7 @@ class SynthesisRequest:
     first_chunk_frames: int | None = None
     chunk_frames: int | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ class DualARConfig:
     vocab_size: rows of the shared text/semantic embedding (= logits width).
     codebook_size: entries per codebook (fast-AR vocab; 4096 for s2-pro).
     semantic_begin_id..semantic_end_id: the contiguous ids of ``<|semantic:i|>``.
+    text_frontend: what the model reads for text (``s2tts.text.frontend``): ``"text"`` (as written; s2-pro
+        and every checkpoint whose config.json has no ``text_frontend``) or ``"espeak"`` (IPA phonemes).
     """
 
     slow: TransformerConfig
@@ -81,8 +83,11 @@ class DualARConfig:
     scale_codebook_embeddings: bool = True
     tie_word_embeddings: bool = True
     dtype: str = "bfloat16"
+    text_frontend: str = "text"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.text_frontend, str) or not self.text_frontend:
+            raise ConfigError(f"text_frontend must be a non-empty string, got {self.text_frontend!r}")
         if self.fast.max_seq_len < self.num_codebooks:
             raise ConfigError(
                 f"fast max_seq_len ({self.fast.max_seq_len}) must be >= num_codebooks ({self.num_codebooks})"
@@ -152,6 +157,7 @@ class DualARConfig:
             "semantic_start_token_id": self.semantic_begin_id,
             "semantic_end_token_id": self.semantic_end_id,
             "dtype": self.dtype,
+            "text_frontend": self.text_frontend,
             "text_config": {
                 "model_type": "fish_qwen3",
                 "vocab_size": self.vocab_size,
@@ -282,6 +288,7 @@ def _from_omni(d: dict[str, Any]) -> DualARConfig:
         audio_pad_token_id=d.get("audio_pad_token_id"),
         tie_word_embeddings=bool(_opt(text, "tie_word_embeddings", True)),
         dtype=str(_opt(d, "dtype", _opt(d, "torch_dtype", "bfloat16"))),
+        text_frontend=_opt(d, "text_frontend", "text"),
     )
 
 
@@ -318,6 +325,7 @@ def _from_flat(d: dict[str, Any]) -> DualARConfig:
         pad_token_id=int(_opt(d, "pad_token_id", 0)),
         tie_word_embeddings=bool(_opt(d, "tie_word_embeddings", True)),
         dtype=str(_opt(d, "dtype", "bfloat16")),
+        text_frontend=_opt(d, "text_frontend", "text"),
     )
 
 

@@ -38,6 +38,7 @@ import yaml
 from s2tts.errors import RecipeError
 from s2tts.recipes.fp16 import export_fp16
 from s2tts.recipes.stages import Stage, run_stages
+from s2tts.recipes.targets import write_targets
 from s2tts.recipes.tool import run_tool
 
 STAGE_NAMES = ("corpus", "codec", "pipeline", "pretrain", "sft", "rl", "eval", "export")
@@ -229,7 +230,9 @@ class SmallRecipe:
              "--threads", str(self.threads), *flags],
             "eval",
         )  # fmt: skip
-        return {"testset": str(testset), "report": str(report)}
+        results = write_targets(report, self.model_dir(self.settings["export"]["model"]))
+        passed = [r.name for r in results if r.passed]
+        return {"testset": str(testset), "report": str(report), "targets_passed": passed}
 
     def _export(self, out: Path) -> dict[str, Any]:
         x = self.settings["export"]

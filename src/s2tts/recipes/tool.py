@@ -52,6 +52,7 @@ def _relay(proc: subprocess.Popen, log: Any) -> tuple[str, dict | None]:
     for line in proc.stdout:
         sys.stdout.write(line)
         log.write(line)
+        log.flush()  # the stage log follows the run (progress bars included)
         if line.strip():
             last = line.strip()
         if line.startswith("{"):

@@ -32,6 +32,13 @@ the system turn: ``system_prompt(references)`` is a reusable KV prefix (``Iterat
 When a batch's prompt would exceed ``IterativePrompt``'s ``max_len`` (by default the builder's
 ``max_prompt_len``), the oldest earlier batches are left out of it (the system turn and its references are
 always kept); only a batch that does not fit even without history raises PromptTooLongError.
+
+Text front end: the builder passes every user-turn text and reference transcript through the model's
+:class:`~s2tts.text.frontend.TextFrontend` (the checkpoint's ``text_frontend``) right before tokenizing, so
+training samples (built from these parts) and inference prompts read the same. With the default ``"text"``
+front end the text is tokenized as written; with ``"espeak"`` plain text becomes IPA inside
+``<|phoneme_start|>`` ... ``<|phoneme_end|>`` (tags and ``<|speaker:i|>`` stay as written). Splitting into
+batches and frame budgets always work on the text as written.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import torch
 from torch import Tensor
 
 from s2tts.errors import PromptError, PromptTooLongError
+from s2tts.text.frontend import TextFrontend
 from s2tts.text.split import DEFAULT_CHUNK_LENGTH, pack_pieces, split_text, utf8_len
 from s2tts.text.tokenizer import S2Tokenizer
 
@@ -151,6 +159,9 @@ class PromptBuilder:
             Defaults to ``tokenizer.num_semantic``.
         max_prompt_len: longest prompt allowed (e.g. the model's ``max_seq_len`` minus room to generate);
             None = unlimited.
+        frontend: what user and reference text become before tokenizing (default: the text as written).
+        language: language of the text for the front end (None = the front end's default); each method
+            that takes text also takes a ``language`` for one call.
     """
 
     def __init__(
@@ -159,6 +170,8 @@ class PromptBuilder:
         num_codebooks: int = 10,
         codebook_size: int | None = None,
         max_prompt_len: int | None = None,
+        frontend: TextFrontend | None = None,
+        language: str | None = None,
     ) -> None:
         if num_codebooks < 1:
             raise PromptError(f"num_codebooks must be >= 1, got {num_codebooks}")
@@ -166,11 +179,13 @@ class PromptBuilder:
         self.num_codebooks = num_codebooks
         self.codebook_size = tokenizer.num_semantic if codebook_size is None else codebook_size
         self.max_prompt_len = max_prompt_len
+        self.frontend = TextFrontend() if frontend is None else frontend
+        self.language = language
 
     # -- parts ----------------------------------------------------------------------------------------
 
-    def system_parts(self, references: Sequence[Reference] = ()) -> list[Part]:
-        """The system turn, with zero or more reference voices."""
+    def system_parts(self, references: Sequence[Reference] = (), language: str | None = None) -> list[Part]:
+        """The system turn, with zero or more reference voices (transcripts through the front end)."""
         if not references:
             return [TextPart(SYSTEM_HEADER), TextPart(SYSTEM_NO_REFERENCE), TextPart(TURN_END)]
         texts = []
@@ -182,6 +197,7 @@ class PromptBuilder:
             self.check_codes(ref.codes, f"reference {i}")
             texts.append(ref.text if SPEAKER_TAG.search(ref.text) else f"<|speaker:{i}|>{ref.text}")
         codes = torch.cat([ref.codes.to("cpu", torch.int64) for ref in references], dim=1)
+        texts = self.frontend.convert_many(texts, language or self.language)
         return [
             TextPart(SYSTEM_HEADER),
             TextPart(SYSTEM_WITH_REFERENCE),
@@ -191,10 +207,14 @@ class PromptBuilder:
             TextPart(TURN_END),
         ]
 
-    @staticmethod
-    def user_parts(text: str) -> list[Part]:
-        """A user turn holding one batch of text (tags such as ``[whisper]`` pass through as text)."""
-        return [TextPart(USER_HEADER), TextPart(text), TextPart(TURN_END)]
+    def user_parts(self, text: str, language: str | None = None) -> list[Part]:
+        """A user turn holding one batch of text, through the front end (tags such as ``[whisper]`` pass
+        through as text)."""
+        return [
+            TextPart(USER_HEADER),
+            TextPart(self.frontend(text, language or self.language)),
+            TextPart(TURN_END),
+        ]
 
     @staticmethod
     def voice_parts(codes: Tensor) -> list[Part]:
@@ -206,21 +226,26 @@ class PromptBuilder:
         """The open assistant voice turn that generation continues."""
         return [TextPart(VOICE_HEADER)]
 
-    def continuation_parts(self, batch_text: str, history: Sequence[tuple[str, Tensor]] = ()) -> list[Part]:
+    def continuation_parts(
+        self, batch_text: str, history: Sequence[tuple[str, Tensor]] = (), language: str | None = None
+    ) -> list[Part]:
         """Everything after the system turn: earlier batches with their codes, then ``batch_text``."""
         parts: list[Part] = []
         for text, codes in history:
-            parts += self.user_parts(text) + self.voice_parts(codes)
-        return parts + self.user_parts(batch_text) + self.generation_parts()
+            parts += self.user_parts(text, language) + self.voice_parts(codes)
+        return parts + self.user_parts(batch_text, language) + self.generation_parts()
 
     def prompt_parts(
         self,
         batch_text: str,
         references: Sequence[Reference] = (),
         history: Sequence[tuple[str, Tensor]] = (),
+        language: str | None = None,
     ) -> list[Part]:
         """All parts of the prompt for ``batch_text``, in order."""
-        return self.system_parts(references) + self.continuation_parts(batch_text, history)
+        return self.system_parts(references, language) + self.continuation_parts(
+            batch_text, history, language
+        )
 
     # -- tensors --------------------------------------------------------------------------------------
 
@@ -240,26 +265,31 @@ class PromptBuilder:
             return torch.zeros(1 + self.num_codebooks, 0, dtype=torch.int64)
         return torch.cat(columns, dim=1)
 
-    def system_prompt(self, references: Sequence[Reference] = ()) -> Tensor:
+    def system_prompt(self, references: Sequence[Reference] = (), language: str | None = None) -> Tensor:
         """The system turn ``(1 + C, S)``: a prefix shared by every batch's prompt for these references."""
-        return self.encode_parts(self.system_parts(references))
+        return self.encode_parts(self.system_parts(references, language))
 
-    def continuation(self, batch_text: str, history: Sequence[tuple[str, Tensor]] = ()) -> Tensor:
+    def continuation(
+        self, batch_text: str, history: Sequence[tuple[str, Tensor]] = (), language: str | None = None
+    ) -> Tensor:
         """The columns after the system turn ``(1 + C, T - S)`` (see ``continuation_parts``)."""
-        return self.encode_parts(self.continuation_parts(batch_text, history))
+        return self.encode_parts(self.continuation_parts(batch_text, history, language))
 
     def build(
         self,
         batch_text: str,
         references: Sequence[Reference] = (),
         history: Sequence[tuple[str, Tensor]] = (),
+        language: str | None = None,
     ) -> Tensor:
         """The full prompt ``(1 + C, T)`` for ``batch_text``.
 
         ``history`` lists earlier batches as (batch text, generated codes ``(C, n)``), oldest first.
         Raises PromptTooLongError if T > max_prompt_len.
         """
-        return self.join(self.system_prompt(references), self.continuation(batch_text, history))
+        return self.join(
+            self.system_prompt(references, language), self.continuation(batch_text, history, language)
+        )
 
     def join(self, system: Tensor, continuation: Tensor) -> Tensor:
         """``system`` followed by ``continuation``, checked against ``max_prompt_len``."""
@@ -334,12 +364,14 @@ class IterativePrompt:
         chunk_length: int = DEFAULT_CHUNK_LENGTH,
         max_speakers: int = 5,
         max_len: int | None = None,
+        language: str | None = None,
     ) -> None:
         if not text.strip():
             raise PromptError("text is empty")
         self.builder = builder
+        self.language = language
         self.batches = split_batches(text, chunk_length, max_speakers)
-        self.system = builder.system_prompt(references)
+        self.system = builder.system_prompt(references, language)
         self.max_len = builder.max_prompt_len if max_len is None else max_len
         self._history: list[tuple[str, Tensor]] = []
         self._columns: list[Tensor] = []  # each finished batch as prompt columns (user + voice turn)
@@ -390,7 +422,8 @@ class IterativePrompt:
         if self.done:
             raise PromptError("all batches are done")
         current = self.builder.encode_parts(
-            self.builder.user_parts(self.batches[self.batch_index]) + self.builder.generation_parts()
+            self.builder.user_parts(self.batches[self.batch_index], self.language)
+            + self.builder.generation_parts()
         )
         fixed = self.prefix_len + current.shape[1]
         kept = sum(c.shape[1] for c in self._columns[self._first_kept :])
@@ -419,5 +452,7 @@ class IterativePrompt:
         text = self.batches[self.batch_index]
         self._history.append((text, codes))
         self._columns.append(
-            self.builder.encode_parts(self.builder.user_parts(text) + self.builder.voice_parts(codes))
+            self.builder.encode_parts(
+                self.builder.user_parts(text, self.language) + self.builder.voice_parts(codes)
+            )
         )

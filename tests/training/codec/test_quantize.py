@@ -133,13 +133,14 @@ def test_weight_norm_round_trip_keeps_the_function():
 
 @pytest.mark.parametrize("rate", [0.0, 0.2])
 def test_ema_keeps_projected_latents_centred(rate):
+    """Raw (un-normalised) latents: a drifting common offset and the bias re-centring against it."""
     codec = _codec()
     gen = torch.Generator().manual_seed(0)
     common = 30 * torch.randn(64, generator=gen)
-    kmeans_init(codec.quantizer, torch.randn(500, 64, generator=gen) + common, gen)
+    config = VQTrainConfig(mode="ema", dropout=0.0, center_rate=rate, normalize=False)
+    kmeans_init(codec.quantizer, torch.randn(500, 64, generator=gen) + common, gen, config=config)
     ema = CodebookEMA(codec.quantizer)
     ema.reset_from(codec.quantizer)
-    config = VQTrainConfig(mode="ema", dropout=0.0, center_rate=rate)
     used = []
     for _ in range(15):  # the latents' common part has moved since the k-means init
         z = torch.randn(4, 50, 64, generator=gen) + 1.5 * common
@@ -151,3 +152,54 @@ def test_ema_keeps_projected_latents_centred(rate):
         assert used[-1] > 0.6  # re-centred, the codes spread out again
     else:
         assert used[-1] < 0.1  # (dead-code restarts would only start after ~60 steps)
+
+
+def test_continuous_warmup_path_runs_through_the_projections():
+    """The warm-up decoder input is out_proj(unit in_proj(residual)) summed in residual order, and
+    every projection gets a gradient (the path the codebooks will later approximate)."""
+    codec = _codec()
+    z = torch.randn(2, 6, 64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    out = quantize_train(codec.quantizer, z, VQTrainConfig(dropout=0.0), continuous=True)
+    vqs = all_vqs(codec.quantizer)
+    with torch.no_grad():
+        sem = vqs[0].out_proj(torch.nn.functional.normalize(vqs[0].project(z), dim=-1).transpose(1, 2))
+        expected, residual = sem.transpose(1, 2), z - sem.transpose(1, 2)
+        for vq in vqs[1:]:
+            unit = torch.nn.functional.normalize(vq.project(residual), dim=-1)
+            part = vq.out_proj(unit.transpose(1, 2)).transpose(1, 2)
+            expected, residual = expected + part, residual - part
+    torch.testing.assert_close(out.z_q, expected, atol=1e-5, rtol=1e-5)
+    assert float(out.commitment) == 0.0 and out.codes.shape == (2, len(vqs), 6)
+    out.z_q.square().sum().backward()
+    for vq in vqs:
+        assert (
+            float(vq.in_proj.weight.grad.abs().sum()) > 0 and float(vq.out_proj.weight.grad.abs().sum()) > 0
+        )
+
+
+def test_kmeans_after_the_bottleneck_warmup_makes_switching_on_a_small_step():
+    """After k-means on warm-up latents, the quantised decoder input stays close to the continuous
+    one the decoder was trained on, every code is reachable and the rows are unit vectors; the
+    EMA keeps them on the sphere."""
+    codec = _codec()
+    gen = torch.Generator().manual_seed(0)
+    common = 30 * torch.randn(64, generator=gen)  # a large shared offset, as warm-up latents have
+    z = torch.randn(4000, 64, generator=gen) + common
+    config = VQTrainConfig(dropout=0.0)
+    with torch.no_grad():
+        kmeans_init(codec.quantizer, z, gen, config=config)
+        batch = z[:2000].reshape(8, 250, 64)
+        soft = quantize_train(codec.quantizer, batch, config, continuous=True).z_q
+        hard = quantize_train(codec.quantizer, batch, config).z_q
+    error = float((hard - soft).norm() / soft.norm())
+    assert error < 0.1, error  # (bypassing the projections in the warm-up: ~1.0)
+    usage = codebook_usage(quantize_train(codec.quantizer, batch, config).codes, codec.codebook_sizes)
+    assert usage[0]["used"] > 0.5, usage[0]  # a shared offset no longer sends every frame to one code
+    for vq in all_vqs(codec.quantizer):
+        torch.testing.assert_close(vq.codebook.weight.norm(dim=-1), torch.ones(vq.codebook.weight.shape[0]))
+    ema = CodebookEMA(codec.quantizer)
+    ema.reset_from(codec.quantizer)
+    with torch.enable_grad():
+        quantize_train(codec.quantizer, batch, VQTrainConfig(mode="ema", dropout=0.0), ema=ema, generator=gen)
+    rows = all_vqs(codec.quantizer)[0].codebook.weight
+    torch.testing.assert_close(rows.norm(dim=-1), torch.ones(rows.shape[0]))

@@ -50,6 +50,16 @@ def test_cli_run_prints_summary_and_exports_a_loadable_codec(tmp_path, speech_di
     state = codec.init_decode_state(1)
     parts = torch.cat([codec.decode_step(codes[:, :, i : i + 1], state) for i in range(4)], dim=-1)
     torch.testing.assert_close(parts, full, atol=1e-5, rtol=1e-4)
+    # a mid-run checkpoint exports too, and the last one equals the trainer's own export
+    assert (
+        cli_main(["train", "codec-export", "--run", str(tmp_path / "run"), "-o", str(tmp_path / "mid")]) == 0
+    )
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["export"] == str(tmp_path / "mid")
+    mid = load_codec(tmp_path / "mid")
+    for name, value in codec.state_dict().items():
+        torch.testing.assert_close(mid.state_dict()[name], value, rtol=0, atol=1e-6)
+    assert cli_main(["train", "codec-export", "--run", str(tmp_path / "nowhere")]) == 1
+    assert "no training checkpoint" in capsys.readouterr().err
 
 
 def test_export_into_an_lm_checkpoint_directory(tmp_path, speech_dir):
@@ -109,7 +119,7 @@ def test_distillation_trains_the_head_toward_whisper(tmp_path, speech_dir):
     summary = train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "run", speech_dir, *extra)))
     assert summary["steps"] == 4
     rows = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "loss_distill" in r]
-    assert len(rows) == 3  # every quantised step
+    assert len(rows) == 4  # every step: the warm-up also runs through codebook 0's projections
     assert all(0.0 < r["loss_distill"] < 2.0 for r in rows)  # 1 - cosine
     saved = Checkpointer.read(Checkpointer(tmp_path / "run" / "checkpoints").latest())["objects"]["generator"]
     assert saved["head.proj.weight"].shape == (512, 64)  # Whisper base width <- tiny latent

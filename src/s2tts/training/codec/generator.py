@@ -24,7 +24,7 @@ from s2tts.training.codec.quantize import CodebookEMA, QuantizeOutput, VQTrainCo
 class GeneratorOutput:
     audio: torch.Tensor  # (B, 1, n) reconstruction
     z: torch.Tensor  # (B, T, D) frame-rate latent before quantisation
-    quantized: QuantizeOutput | None  # None on the unquantised warm-up path
+    quantized: QuantizeOutput | None  # None when the warm-up bypasses the quantizer
 
 
 def autoencode(
@@ -42,7 +42,12 @@ def autoencode(
     q = codec.quantizer
     latent = codec.encoder(audio.transpose(1, 2))  # (B, n / hop, D)
     z = q.pre_module(q.downsample(latent))  # (B, T, D)
-    out = quantize_train(q, z, vq_config, ema, n_active, generator) if quantize else None
+    if quantize:
+        out = quantize_train(q, z, vq_config, ema, n_active, generator)
+    elif vq_config.warmup_bottleneck:
+        out = quantize_train(q, z, vq_config, None, n_active, generator, continuous=True)
+    else:
+        out = None
     z_q = out.z_q if out is not None else z
     recon = codec.decoder(q.upsample(q.post_module(z_q)))  # (B, n, 1)
     return GeneratorOutput(recon.transpose(1, 2), z, out)

@@ -13,8 +13,17 @@ and decodes the raw codebook row; it has no gradient path. Here the same lookup 
 * quantizer dropout: a share ``dropout`` of the batch keeps a random number ``k`` in ``[0, N]``
   of the N residual codebooks (codebook 0, the semantic one, always stays), so lower bit rates
   decode;
-* an unquantised path (``quantize=False``) for the warm-up, and :func:`kmeans_init`, which sets
-  every codebook from latents collected at the end of the warm-up, in residual order.
+* unit-norm latents and rows (``normalize``, the default): every projection is L2-normalised and
+  every row kept on the unit sphere, so the cosine lookup that inference runs is exactly the
+  Euclidean lookup the codebooks are fitted for, the decoder only ever reads bounded vectors, and
+  a common offset in the latents cannot push every frame onto one code;
+* a continuous path (``continuous=True``) for the warm-up: the same projections, normalisation and
+  residual arithmetic with the latent in place of its nearest row, so the decoder learns to read
+  what the codebooks will later approximate and switching quantisation on is a small
+  perturbation, not a new input distribution (feeding ``z`` straight to the decoder and only then
+  starting the never-trained projections collapsed the codebooks in a real run);
+* :func:`kmeans_init`, which sets every codebook from latents collected at the end of the warm-up,
+  in residual order.
 
 Shapes: z (B, T, D) at frame rate (after ``pre_module``); codes (B, 1 + N, T).
 """
@@ -36,7 +45,9 @@ class VQTrainConfig:
     ema_decay: float = 0.95
     dead_threshold: float = 0.05  # EMA count under which a code is restarted
     dropout: float = 0.5  # share of the batch with a random number of residual codebooks
-    center_rate: float = 0.2  # ema mode: per-step share of the mean latent removed via in_proj.bias
+    center_rate: float = 0.0  # ema mode: per-step share of the mean latent removed via in_proj.bias
+    normalize: bool = True  # unit-norm latents and rows (the lookup is by cosine at inference)
+    warmup_bottleneck: bool = True  # the unquantised warm-up runs through the projections
 
 
 @dataclass
@@ -98,6 +109,8 @@ class CodebookEMA(nn.Module):
             shift = -config.center_rate * sums.sum(0) / counts.sum()
             vq.in_proj.bias.data.add_(shift.to(vq.in_proj.bias.dtype))
         weight = total / count.clamp(min=1e-5)[:, None]
+        if config.normalize:
+            weight = F.normalize(weight, dim=-1)
         dead = count < config.dead_threshold
         pool = _gather(latent) if bool(dead.any()) else latent  # (every rank decides alike)
         if bool(dead.any()) and pool.shape[0] > 0:
@@ -136,6 +149,12 @@ def sample_active(
     return torch.where(drop, 1 + k, full)
 
 
+def project(vq: VectorQuantizer, residual: torch.Tensor, config: VQTrainConfig) -> torch.Tensor:
+    """residual (B, T, D) -> the latent the lookup compares with the rows (B, T, d)."""
+    latent = vq.project(residual)
+    return F.normalize(latent, dim=-1) if config.normalize else latent
+
+
 def quantize_train(
     quantizer: DownsampleQuantizer,
     z: torch.Tensor,
@@ -143,8 +162,13 @@ def quantize_train(
     ema: CodebookEMA | None = None,
     n_active: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    continuous: bool = False,
 ) -> QuantizeOutput:
-    """Straight-through RVQ of z (B, T, D); ``n_active`` (B,) codebooks per item (default: all)."""
+    """Straight-through RVQ of z (B, T, D); ``n_active`` (B,) codebooks per item (default: all).
+
+    ``continuous``: the warm-up path, the same arithmetic with each latent in place of its row
+    (no lookup loss, no codebook update; ``codes`` are still the nearest rows, for monitoring).
+    """
     vqs = all_vqs(quantizer)
     b, t, _ = z.shape
     if n_active is None:
@@ -158,10 +182,19 @@ def quantize_train(
     for i, vq in enumerate(vqs):
         if i == 1:  # residual codebooks quantise what the semantic one left
             residual = z - z_q
-        latent = vq.project(residual)  # (B, T, d)
-        code = vq.nearest(latent)
-        row = vq.codebook(code)
+        latent = project(vq, residual, config)  # (B, T, d)
+        code = vq.nearest(latent.detach())
         mask = (n_active > i).to(z.dtype)  # (B,)
+        if continuous:
+            part = F.linear(latent, vq.out_proj.weight[:, :, 0], vq.out_proj.bias)
+            z_q = z_q + part * mask[:, None, None]
+            if i > 0:
+                residual = residual - part
+            else:
+                semantic = part
+            codes.append(code)
+            continue
+        row = vq.codebook(code)
         per_item = F.mse_loss(latent, row.detach(), reduction="none").mean(dim=(1, 2))
         commitment = commitment + (per_item * mask).mean()
         if config.mode == "loss":
@@ -181,18 +214,21 @@ def quantize_train(
     return QuantizeOutput(z_q, semantic, torch.stack(codes, dim=1), commitment, codebook, n_active)
 
 
-def kmeans(x: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> torch.Tensor:
+def kmeans(
+    x: torch.Tensor, k: int, iters: int, generator: torch.Generator, normalize: bool = False
+) -> torch.Tensor:
     """Spherical k-means (cosine assignment, as the codec's lookup) of x (M, d) -> centroids (k, d).
 
     k-means++ seeding on cosine distance, then Lloyd steps; centroids are the plain means of their
-    members (the decoder reads raw rows). With fewer than ``k`` points, the extra centroids are
-    jittered copies of random points.
+    members (the decoder reads raw rows), put back on the unit sphere when ``normalize``. With
+    fewer than ``k`` points, the extra centroids are jittered copies of random points.
     """
     x = x.float()
     m = x.shape[0]
     if m < k:
         idx = torch.randint(0, m, (k,), generator=generator)
-        return x[idx] + 0.01 * x.std() * torch.randn(k, x.shape[1], generator=generator)
+        out = x[idx] + 0.01 * x.std() * torch.randn(k, x.shape[1], generator=generator)
+        return F.normalize(out, dim=-1) if normalize else out
     unit = F.normalize(x, dim=-1)
     chosen = [int(torch.randint(0, m, (1,), generator=generator))]
     closest = 1 - unit @ unit[chosen[0]]  # cosine distance to the nearest chosen centre
@@ -208,15 +244,23 @@ def kmeans(x: torch.Tensor, k: int, iters: int, generator: torch.Generator) -> t
         counts = torch.bincount(assign, minlength=k).float()
         alive = counts > 0
         centroids[alive] = sums[alive] / counts[alive, None]
-    return centroids
+    return F.normalize(centroids, dim=-1) if normalize else centroids
 
 
 @torch.no_grad()
 def kmeans_init(
-    quantizer: DownsampleQuantizer, z: torch.Tensor, generator: torch.Generator, iters: int = 10
+    quantizer: DownsampleQuantizer,
+    z: torch.Tensor,
+    generator: torch.Generator,
+    iters: int = 10,
+    config: VQTrainConfig | None = None,
 ) -> None:
-    """Set every codebook by k-means on z (M, D) (frame-rate latents), in residual order; each
-    projection's bias is reset so that its latents are centred (see the comment inside)."""
+    """Set every codebook by k-means on z (M, D) (frame-rate latents), in residual order.
+
+    With unit-norm latents (``config.normalize``, the default) the projections stay as the
+    warm-up trained them and the rows are unit centroids. Otherwise each projection's bias is
+    first reset so that its latents are centred (see the comment inside)."""
+    config = config or VQTrainConfig()
     z = (
         z.float()
         .reshape(-1, z.shape[-1])
@@ -226,13 +270,13 @@ def kmeans_init(
     for i, vq in enumerate(all_vqs(quantizer)):
         if i == 1:
             residual = z - z_q
-        # Centre the projection first: the lookup is by cosine, and latents that share a large
-        # common component (a warm-up latent often does) all point one way and pick one code.
-        vq.in_proj.bias.data.copy_(-F.linear(residual, vq.in_proj.weight[:, :, 0]).mean(0))
-        latent = vq.project(residual)
-        vq.codebook.weight.data.copy_(
-            kmeans(latent.cpu(), vq.codebook.weight.shape[0], iters, generator).to(latent.device)
-        )
+        if not config.normalize:
+            # Centre the projection first: the lookup is by cosine, and latents that share a large
+            # common component (a warm-up latent often does) all point one way and pick one code.
+            vq.in_proj.bias.data.copy_(-F.linear(residual, vq.in_proj.weight[:, :, 0]).mean(0))
+        latent = project(vq, residual, config)
+        rows = kmeans(latent.cpu(), vq.codebook.weight.shape[0], iters, generator, config.normalize)
+        vq.codebook.weight.data.copy_(rows.to(latent.device))
         part = vq.embed(vq.nearest(latent))
         z_q = z_q + part
         if i > 0:

@@ -67,10 +67,11 @@ class Generator(nn.Module):
         self.cfg = cfg
         self.ema = CodebookEMA(codec.quantizer) if cfg.vq.mode == "ema" else None
         self.head = SemanticHead(codec.config.latent_dim, teacher_dim) if teacher_dim else None
-        if self.ema is not None:  # rows and projection biases move by EMA, not by the optimizer
+        if self.ema is not None:  # rows (and centred projection biases) move by EMA, not by the optimizer
             for vq in all_vqs(codec.quantizer):
                 vq.codebook.weight.requires_grad_(False)
-                vq.in_proj.bias.requires_grad_(False)
+                if cfg.vq.center_rate > 0:
+                    vq.in_proj.bias.requires_grad_(False)
 
     def forward(
         self, audio: torch.Tensor, quantize: bool, n_active: torch.Tensor, generator: torch.Generator
@@ -273,7 +274,9 @@ def _kmeans(codec: Codec, ema: CodebookEMA | None, reservoir, cfg: CodecTrainCon
     # Gathered step by step: every rank clusters the same global latents, in the same order as
     # one process would see them, with the same generator.
     z = torch.cat([_gather(r.reshape(-1, r.shape[-1]).to(dist.device)) for r in reservoir])
-    kmeans_init(codec.quantizer, z, torch.Generator().manual_seed(cfg.seed + 2), cfg.phases.kmeans_iters)
+    kmeans_init(
+        codec.quantizer, z, torch.Generator().manual_seed(cfg.seed + 2), cfg.phases.kmeans_iters, cfg.vq
+    )
     if ema is not None:
         ema.reset_from(codec.quantizer)
 

@@ -7,7 +7,9 @@ Sections::
     it in again: ~10% faster steps, resident memory stays at its peak; see ``host_memory.py``)
     model:  preset + codec_preset (pre-training from random init) or init_from (a checkpoint
             directory in the published layout: full fine-tuning / LoRA); scale_codebook_embeddings
-            (train as inference embeds), activation_checkpointing
+            (train as inference embeds), activation_checkpointing, text_frontend (what the model
+            reads for text when pre-trained from scratch: "text" as written, or "espeak" IPA phonemes;
+            recorded in the exported config.json; with init_from the checkpoint's front end is kept)
     vocab:  add_tokens (grown with N(mu, Sigma) rows), special
     lora:   LoRAConfig (enabled, rank, alpha, rslora, dropout, targets, train_also)
     data:   DataConfig (source, path, synthetic, turns_per_sample, reference_prob, val_fraction, max_len)
@@ -17,7 +19,8 @@ Sections::
             the per-tensor loop -- the same update within float rounding), schedule (ScheduleConfig)
     sample: text spoken at every validation through the inference path (codes + wav if a codec)
     batch_size (per rank and micro-batch), grad_accum
-    save_every, keep_last, val_every, val_batches, log_every, resume (auto | never),
+    save_every, keep_last, val_every, val_batches, val_text_gain (audio CE with own vs another
+    sample's text: does the model read?), log_every, resume (auto | never),
     resume_weights (a training checkpoint or published directory: weights only, fresh optimizer),
     export_on_finish (write the published layout to out_dir/model at the end)
 
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Literal
 
 from s2tts.errors import TrainConfigError
+from s2tts.text.frontend import FRONTENDS
 from s2tts.training.lm.data import DataConfig
 from s2tts.training.lm.listen import SampleConfig
 from s2tts.training.lm.losses import LossConfig
@@ -51,6 +55,7 @@ class ModelSection:
     init_seed: int = 0
     scale_codebook_embeddings: bool = True
     activation_checkpointing: bool = False
+    text_frontend: str = "text"
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ class LMRunConfig:
     keep_last: int = 2
     val_every: int = 100
     val_batches: int = 4
+    val_text_gain: bool = True  # also log audio CE with another sample's text (does it read?)
     log_every: int = 1
     resume: Literal["auto", "never"] = "auto"
     resume_weights: Path | None = None
@@ -114,12 +120,22 @@ class LMRunConfig:
                 raise TrainConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.precision not in PRECISIONS:
             raise TrainConfigError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+        if self.model.text_frontend not in FRONTENDS:
+            raise TrainConfigError(
+                f"model.text_frontend must be one of {list(FRONTENDS)}, got {self.model.text_frontend!r}"
+            )
+        if self.model.init_from is not None and self.model.text_frontend != "text":
+            raise TrainConfigError(
+                "model.text_frontend applies to pre-training from scratch; a model fine-tuned from "
+                "model.init_from keeps the front end its checkpoint was trained with"
+            )
         if self.lora.enabled and self.model.init_from is None:
             raise TrainConfigError("lora.enabled needs model.init_from (LoRA adapts a trained checkpoint)")
 
     def model_identity(self) -> dict[str, object]:
-        """What a checkpoint must agree on to be resumed by this config."""
-        return {
+        """What a checkpoint must agree on to be resumed by this config (the text front end only when
+        it is not the default, so runs saved before it existed still resume)."""
+        identity: dict[str, object] = {
             "preset": self.model.preset if self.model.init_from is None else None,
             "codec_preset": self.model.codec_preset if self.model.init_from is None else None,
             "init_from": str(self.model.init_from) if self.model.init_from is not None else None,
@@ -128,3 +144,6 @@ class LMRunConfig:
             if self.lora.enabled
             else None,
         }
+        if self.model.text_frontend != "text":
+            identity["text_frontend"] = self.model.text_frontend
+        return identity

@@ -35,6 +35,7 @@ from s2tts.errors import CheckpointError
 from s2tts.models.config import DualARConfig
 from s2tts.models.layers import TransformerBlock
 from s2tts.models.weights import iter_checkpoint
+from s2tts.text.frontend import TextFrontend
 from s2tts.text.prompt import PromptBuilder
 from s2tts.training.checkpointing import Checkpointer, ModelState, OptimizerState
 from s2tts.training.distributed import (
@@ -55,6 +56,7 @@ from s2tts.training.lm.losses import combine
 from s2tts.training.lm.objective import DualARObjective
 from s2tts.training.lm.samples import SampleBuilder, collate
 from s2tts.training.lm.setup import build_model, build_optimizer, export_published
+from s2tts.training.lm.text_gain import text_gain
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, progress_bar
 from s2tts.training.precision import Precision
 from s2tts.training.run_config import config_to_dict, save_config
@@ -161,7 +163,12 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
 
     model, tokenizer = build_model(cfg)
     model_config: DualARConfig = model.config
-    builder = PromptBuilder(tokenizer, model_config.num_codebooks, model_config.codebook_size)
+    builder = PromptBuilder(
+        tokenizer,
+        model_config.num_codebooks,
+        model_config.codebook_size,
+        frontend=TextFrontend(model_config.text_frontend),
+    )
     sb = SampleBuilder(builder, max_len=min(cfg.data.max_len, model_config.slow.max_seq_len))
     train, val = load_sources(cfg.data, model_config.num_codebooks, model_config.codebook_size)
     sampler = StepSampler(len(train), cfg.batch_size, cfg.grad_accum, dist.world_size, cfg.data.seed)
@@ -281,6 +288,11 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
                     val_loss = _validate(wrapped, objective, val, cfg, sb, tokenizer.pad_id, dist, prec)
                     if val_loss is not None:
                         log.log(done, {"val_loss": val_loss})
+                    if cfg.val_text_gain and len(val) > 1:
+                        n_val = min(len(val), cfg.val_batches * cfg.batch_size)
+                        convs = [val.get(i, 0) for i in range(n_val)]
+                        log.log(done, text_gain(wrapped, objective, convs, sb, tokenizer.pad_id,
+                                                cfg.batch_size, dist.device, prec))  # fmt: skip
                     if cfg.sample.text and dist.is_main and not (cfg.distributed == "fsdp" and dist.enabled):
                         log.log(
                             done, write_sample(model, builder, cfg.sample, out, done, cfg.model.init_from)

@@ -27,7 +27,7 @@ list into ``values`` (B, 1 + C, T_max) (pad token in row 0, zeros below) and ``k
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -50,11 +50,13 @@ class Turn:
 
 @dataclass(frozen=True, eq=False)
 class Conversation:
-    """A training sample before encoding: system-turn references, then turns in order."""
+    """A training sample before encoding: system-turn references, then turns in order; ``language``
+    (ISO 639-1) is what the prompt builder's text front end reads its text as (None = its default)."""
 
     turns: Sequence[Turn]
     references: Sequence[Reference] = field(default_factory=tuple)
     speaker: str = ""
+    language: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,13 +81,15 @@ class SampleBuilder:
         p = self.prompt
         if not conv.turns:
             raise TrainingDataError("a training conversation needs at least one turn")
-        out: list[tuple[Part, int]] = [(part, IGNORE) for part in p.system_parts(conv.references)]
+        out: list[tuple[Part, int]] = [
+            (part, IGNORE) for part in p.system_parts(conv.references, conv.language)
+        ]
         for turn in conv.turns:
             if turn.codes.ndim != 2 or turn.codes.shape[1] < 1:
                 raise TrainingDataError(
                     f"turn codes must be (C, n) with n >= 1, got {tuple(turn.codes.shape)}"
                 )
-            out += [(part, TEXT) for part in p.user_parts(turn.text)]
+            out += [(part, TEXT) for part in p.user_parts(turn.text, conv.language)]
             voice = p.voice_parts(turn.codes)  # header, codes, <|im_end|>\n
             out += [(voice[0], TEXT), (voice[1], AUDIO), (voice[2], AUDIO)]
         return out
@@ -122,7 +126,7 @@ class SampleBuilder:
             if self.max_len is None:
                 raise
         if conv.references:
-            conv = Conversation(conv.turns, (), conv.speaker)
+            conv = replace(conv, references=())
         while True:
             try:
                 return self.build(conv)
@@ -133,7 +137,7 @@ class SampleBuilder:
 
 
 def _without_last_turn(conv: Conversation) -> Conversation:
-    return Conversation(conv.turns[:-1], conv.references, conv.speaker)
+    return replace(conv, turns=conv.turns[:-1])
 
 
 def collate(samples: Sequence[LMSample], pad_id: int) -> tuple[Tensor, Tensor]:

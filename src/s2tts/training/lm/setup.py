@@ -1,7 +1,8 @@
 """Building what the LM trainer trains: model + tokenizer, optimizer groups, and the export.
 
 * :func:`build_model` -- pre-training: a preset made consistent with the byte-level tokenizer and
-  the codec's semantic codebook, seeded random init; fine-tuning: ``load_checkpoint(init_from)``.
+  the codec's semantic codebook (and ``model.text_frontend`` in its config), seeded random init;
+  fine-tuning: ``load_checkpoint(init_from)``.
   Then vocabulary extension and LoRA injection when configured.
 * :func:`param_groups` -- AdamW groups with separate learning rates for the text backbone
   (``slow.embeddings``, ``slow.layers``, ``slow.norm``) and the audio modules
@@ -62,7 +63,9 @@ def build_model(cfg: LMRunConfig) -> tuple[DualARTransformer, S2Tokenizer]:
         model, tokenizer = ckpt.model, ckpt.tokenizer
         model.requires_grad_(True)  # the loader hands out frozen (inference) weights; LoRA refreezes
     else:
-        config, tokenizer = preset_with_tokenizer(cfg.model.preset, cfg.model.codec_preset, "float32")
+        config, tokenizer = preset_with_tokenizer(
+            cfg.model.preset, cfg.model.codec_preset, "float32", cfg.model.text_frontend
+        )
         model = random_init(DualARTransformer(config), seed=cfg.model.init_seed)
     if cfg.vocab.add_tokens:
         gen = torch.Generator().manual_seed(cfg.vocab.seed)

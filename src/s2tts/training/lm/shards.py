@@ -43,7 +43,10 @@ def to_conversation(sample, chunk_length: int = DEFAULT_CHUNK_LENGTH, max_speake
         raise TrainingDataError(f"sample {sample.ids} has no frames")
     if len(turns) == 1 and len(sample.turns) == 1:
         return Conversation(
-            [Turn(turns[0].text, torch.from_numpy(turns[0].codes).long())], refs, sample.speaker
+            [Turn(turns[0].text, torch.from_numpy(turns[0].codes).long())],
+            refs,
+            sample.speaker,
+            sample.language,
         )
     texts = [f"<|speaker:{t.speaker_index}|>{t.text.strip()}" for t in turns]
     if any(len(SPEAKER_TAG.findall(x)) != 1 for x in texts):
@@ -56,7 +59,7 @@ def to_conversation(sample, chunk_length: int = DEFAULT_CHUNK_LENGTH, max_speake
         k += n
     if k != len(turns):
         raise TrainingDataError(f"sample {sample.ids}: batches cover {k} of {len(turns)} turns")
-    return Conversation(out, refs, sample.speaker)
+    return Conversation(out, refs, sample.speaker, sample.language)
 
 
 class ShardConversations:

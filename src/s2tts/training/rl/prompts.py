@@ -75,7 +75,7 @@ def build_prompts(builder: PromptBuilder, prompts: Sequence[RLPrompt]) -> list[t
     out = []
     for p in prompts:
         try:
-            out.append(builder.build(p.text, references=list(p.references)))
+            out.append(builder.build(p.text, references=list(p.references), language=p.language))
         except S2TTSError as exc:
             raise TrainingDataError(f"prompt {p.text[:40]!r}: {exc}") from None
     return out

@@ -131,7 +131,9 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
     baselines = None
     if "tags" in cfg.rewards.terms:
         baselines = [
-            builder.build(" ".join(_TAG.sub(" ", p.text).split()), references=list(p.references))
+            builder.build(
+                " ".join(_TAG.sub(" ", p.text).split()), references=list(p.references), language=p.language
+            )
             if _TAG.search(p.text)
             else None
             for p in prompts
