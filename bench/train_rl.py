@@ -34,13 +34,13 @@ import torch
 from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.models.codec import load_codec
 from s2tts.training.lm.setup import training_layout
-from s2tts.training.lora import inject_lora
+from s2tts.training.lora import adapters_off, inject_lora
 from s2tts.training.rl.config import s2_lora
 from s2tts.training.rl.grpo import StepConfig, collect, reward_inputs, update
 from s2tts.training.rl.hack_guards import GuardConfig
 from s2tts.training.rl.objective import LossConfig
 from s2tts.training.rl.pool import RewardPool
-from s2tts.training.rl.reference import AdapterOffReference, adapters_off
+from s2tts.training.rl.reference import AdapterOffReference
 from s2tts.training.rl.rewards import GateConfig, RewardConfig, RewardTerm
 from s2tts.training.rl.rollout import RLPrompt, RolloutConfig, WaveformCache
 

@@ -39,14 +39,14 @@ from s2tts.training.checkpointing import Checkpointer, OptimizerState
 from s2tts.training.distributed import DistInfo, all_reduce_mean, any_rank, init_distributed
 from s2tts.training.interrupt import StopOnSignal
 from s2tts.training.lm.setup import export_published, training_layout
-from s2tts.training.lora import inject_lora
+from s2tts.training.lora import adapters_off, inject_lora
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, progress_bar
 from s2tts.training.rl.config import RLRunConfig
 from s2tts.training.rl.early_stop import EarlyStop
 from s2tts.training.rl.grpo import Collected, StepConfig, collect, update
 from s2tts.training.rl.pool import RewardPool
 from s2tts.training.rl.prompts import build_prompts, read_prompts
-from s2tts.training.rl.reference import AdapterOffReference, SnapshotReference, adapters_off
+from s2tts.training.rl.reference import AdapterOffReference, SnapshotReference
 from s2tts.training.rl.rollout import WaveformCache
 from s2tts.training.schedules import build_scheduler
 
