@@ -99,6 +99,7 @@ def reward_inputs(
             reference_rate=prompt.reference_rate,
             request=dict(prompt.request),
             baseline=baseline,
+            voices=prompt.voices,
         )
         for r in rollouts
     ]

@@ -38,7 +38,9 @@ from s2tts.text.prompt import Reference
 @dataclass(frozen=True)
 class RLPrompt:
     """One training prompt: text (may hold speaker turns and [tags]), voice references (codes for
-    the prompt, audio for the similarity reward), language and free-form request metadata."""
+    the prompt; ``reference_audio`` the first voice for the similarity reward, ``voices`` every
+    voice as (mono audio, rate) in ``<|speaker:i|>`` order for a dialogue's speaker check),
+    language and free-form request metadata."""
 
     text: str
     references: tuple[Reference, ...] = ()
@@ -46,6 +48,7 @@ class RLPrompt:
     reference_rate: int | None = None
     language: str = "en"
     request: dict[str, Any] = field(default_factory=dict)
+    voices: tuple[tuple[np.ndarray, int], ...] = ()
 
 
 @dataclass(frozen=True)
