@@ -18,7 +18,6 @@ by the same ``PromptBuilder`` inference uses, so RL trains on exactly the infere
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -26,7 +25,7 @@ import torch
 from s2tts.audio import downmix, read_audio
 from s2tts.errors import S2TTSError, TrainingDataError
 from s2tts.models.codec import Codec
-from s2tts.text.prompt import PromptBuilder, Reference
+from s2tts.text.prompt import Reference
 from s2tts.training.rl.rollout import RLPrompt
 
 KNOWN = {"text", "reference_audio", "reference_text", "language"}
@@ -86,14 +85,3 @@ def read_prompts(path: str | Path, codec: Codec | None) -> list[RLPrompt]:
     if not prompts:
         raise TrainingDataError(f"{path} holds no prompts")
     return prompts
-
-
-def build_prompts(builder: PromptBuilder, prompts: Sequence[RLPrompt]) -> list[torch.Tensor]:
-    """Each prompt -> its LM input (1+N, L) int64 (single text batch, as generation uses)."""
-    out = []
-    for p in prompts:
-        try:
-            out.append(builder.build(p.text, references=list(p.references)))
-        except S2TTSError as exc:
-            raise TrainingDataError(f"prompt {p.text[:40]!r}: {exc}") from None
-    return out
