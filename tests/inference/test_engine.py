@@ -13,6 +13,7 @@ import torch
 
 from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.errors import (
+    EngineError,
     EngineOverloadedError,
     PromptError,
     PromptTooLongError,
@@ -248,3 +249,41 @@ def test_compiled_engine_warms_up_and_never_compiles_while_serving(ckpt_dir: Pat
         assert counters["stats"]["unique_graphs"] == warmed
     assert sum(counters["graph_break"].values()) == breaks
     np.testing.assert_allclose(audio, expected, atol=1e-5)
+
+
+def test_a_caller_driven_engine_serves_traced_requests_like_the_threaded_one(
+    ckpt_dir: Path, engine: TTSEngine
+) -> None:
+    """threaded=False: the caller's ``step()`` runs the scheduler; a traced request's last chunk
+    holds each text batch's prompt, raw codes and log-probs, and the audio is the threaded engine's."""
+    text = "<|speaker:0|>First turn here.<|speaker:1|>And a second one."
+    request = SynthesisRequest(text, sampling=FRAMES, seed=3, chunk_length=20, trace=True)
+    want = engine.synthesize(SynthesisRequest(text, sampling=FRAMES, seed=3, chunk_length=20))
+    with pytest.raises(EngineError, match="threaded=False"):
+        engine.step()
+    driven = TTSEngine(
+        load_checkpoint(ckpt_dir),
+        load_codec(ckpt_dir),
+        EngineConfig(max_sessions=2, max_seq_len=1024, threaded=False),
+    )
+    chunks: list = []
+    driven.submit(request, chunks.append)
+    steps = 1
+    while driven.step():
+        steps += 1
+    driven.close()
+    assert steps == 2 * 12  # two text batches of 12 frames, one frame per step
+    assert all(not isinstance(c, BaseException) for c in chunks)
+    np.testing.assert_allclose(np.concatenate([c.pcm for c in chunks]), want, atol=1e-5)
+    trace = chunks[-1].trace
+    assert trace is not None and len(trace) == 2
+    assert all(c.trace is None for c in chunks[:-1])
+    for b in trace:
+        assert b.codes.shape == (10, 12) and not b.finished  # min_new_tokens: the budget ends it
+        assert b.slow_logprobs.shape == (12,) and b.fast_logprobs.shape == (12, 9)
+        assert bool((b.slow_logprobs <= 0).all()) and bool((b.fast_logprobs <= 0).all())
+    # the second batch's prompt holds the first batch's prompt and codes
+    first, second = trace
+    assert torch.equal(second.prompt[1:, first.prompt.shape[1] : first.prompt.shape[1] + 12], first.codes)
+    with pytest.raises(EngineError, match="closed"):
+        driven.step()

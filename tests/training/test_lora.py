@@ -10,7 +10,7 @@ import torch
 from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.errors import TrainConfigError
 from s2tts.models.weights import save_model
-from s2tts.training.lora import LoRAConfig, LoRALinear, inject_lora, lora_state_dict, merge_lora
+from s2tts.training.lora import LoRAConfig, LoRALinear, adapters_off, inject_lora, lora_state_dict, merge_lora
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +82,25 @@ def test_plain_lora_scale_and_bad_targets(ckpt_dir: Path) -> None:
         inject_lora(model, LoRAConfig(enabled=True, targets=["nope"]))
     with pytest.raises(TrainConfigError):
         LoRAConfig(rank=0)
+
+
+def test_adapters_off_is_the_base_model_and_restores_the_adapters(ckpt_dir: Path) -> None:
+    base = load_checkpoint(ckpt_dir).model.eval()
+    policy = load_checkpoint(ckpt_dir).model.eval()
+    inject_lora(policy, LoRAConfig(enabled=True, rank=4, alpha=8, targets=["feed_forward.w1"]))
+    with torch.no_grad():
+        for m in policy.modules():
+            if isinstance(m, LoRALinear):
+                m.lora_B.normal_(0.0, 0.5, generator=torch.Generator().manual_seed(1))
+    values = _values(base)
+    with torch.no_grad():
+        want = _logits(base, values)
+        adapted = _logits(policy, values)
+        with adapters_off(policy):
+            off = _logits(policy, values)
+        again = _logits(policy, values)
+    assert not torch.allclose(adapted[0], want[0], atol=1e-3)  # the adapters change the output
+    for got, ref in zip(off, want, strict=True):
+        torch.testing.assert_close(got, ref)
+    for got, ref in zip(again, adapted, strict=True):
+        torch.testing.assert_close(got, ref)

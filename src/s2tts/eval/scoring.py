@@ -25,16 +25,16 @@ from typing import Any
 import numpy as np
 
 from s2tts.eval import acoustics
-from s2tts.eval.align import align, hyp_tokens
 from s2tts.eval.asr import MAX_CLIP_S, WhisperASR, Word
 from s2tts.eval.audio import load_16k
+from s2tts.eval.dialogue import attribute_turns, dialogue_record
 from s2tts.eval.instruction import tag_activation
 from s2tts.eval.longform import long_form_report
 from s2tts.eval.testset import TestCase
 from s2tts.eval.textnorm import normalize_for_wer
 from s2tts.eval.wer import char_errors, uses_cer, word_errors
 from s2tts.scoring.quality import DNSMOS, DistillMOS
-from s2tts.scoring.speaker import SpeakerEncoder, cosine
+from s2tts.scoring.speaker import SpeakerEncoder
 
 LONG_FORM_S = 60.0
 
@@ -206,42 +206,8 @@ class Scorers:
                 )
 
     def _dialogue(self, case: TestCase, clip: np.ndarray, words: list[Word]) -> dict[str, Any]:
-        turns = case.turns
-        ref_tokens, owner = [], []
-        for t, (_, text) in enumerate(turns):
-            toks = normalize_for_wer(text, case.language).split()
-            ref_tokens += toks
-            owner += [t] * len(toks)
-        hyp = hyp_tokens(words, case.language)
-        mapping = align(ref_tokens, hyp).ref_to_hyp
-        spans: list[tuple[float, float] | None] = []
-        for t in range(len(turns)):
-            hits = [hyp[j] for k, j in enumerate(mapping) if owner[k] == t and j is not None]
-            spans.append((hits[0].start, hits[-1].end) if hits else None)
-        speakers = sorted({s for s, _ in turns if s < len(case.references)})
-        ref_emb = self.speaker.embed([self.reference(case, s) for s in speakers])
-        placed = [(t, s) for t, s in enumerate(spans) if s is not None and turns[t][0] in speakers]
-        clips = [clip[int(a * acoustics.SR) : int(b * acoustics.SR)] for _, (a, b) in placed]  # type: ignore[misc]
-        emb = self.speaker.embed(clips) if clips else np.zeros((0, 256), np.float32)
-        per_turn, own, other, correct = [], [], [], 0
-        for (t, _), e in zip(placed, emb, strict=True):
-            sims = cosine(np.repeat(e[None], len(speakers), 0), ref_emb)
-            mine = speakers.index(turns[t][0])
-            others = [float(s) for k, s in enumerate(sims) if k != mine]
-            own.append(float(sims[mine]))
-            other.extend(others)
-            correct += int(not others or sims[mine] > max(others))
-            per_turn.append(
-                {"turn": t, "speaker": turns[t][0], "span_s": spans[t], "sim": [float(s) for s in sims]}
-            )
-        return {
-            "turns": per_turn,
-            "turns_placed": len(placed),
-            "turns_total": len(turns),
-            "sim_own": float(np.mean(own)) if own else None,
-            "sim_other": float(np.mean(other)) if other else None,
-            "turn_accuracy": correct / len(placed) if placed else None,
-        }
+        refs = {s: self.reference(case, s) for s, _ in case.turns if s < len(case.references)}
+        return dialogue_record(attribute_turns(case.turns, clip, words, refs, self.speaker, case.language))
 
     def _score_quality(self, clips: list[np.ndarray], records: list[dict[str, Any]]) -> None:
         ok = [i for i, x in enumerate(clips) if len(x) >= acoustics.SR // 10]

@@ -21,6 +21,10 @@ One engine owns the LM, the codec, the KV caches and a scheduler thread::
   the previous batches and only the new columns are prefilled.
 * Limits: ``max_sessions`` rows decode at once, ``max_queue`` wait; beyond that ``submit``
   raises ``EngineOverloadedError``. Cancelled sessions leave at the next frame.
+* ``threaded=False``: no scheduler thread; the caller drives the same scheduler with
+  :meth:`TTSEngine.step` (RL rollouts do: deterministic admission, nothing runs concurrently
+  with training). A traced request (``SynthesisRequest.trace``) gets what it sampled -- each text
+  batch's prompt, raw codes and sampling log-probs -- on its last chunk.
 """
 
 from __future__ import annotations
@@ -71,7 +75,8 @@ class EngineConfig:
     prefix_cache_mb / voice_cache_entries: cache bounds. compile: torch.compile the whole decode
     frame (CUDA graphs on CUDA), every bucket compiled when the engine starts. max_text_chars: longest accepted text.
     max_prefills_per_step: new requests admitted between two frames, so a burst of arrivals
-    does not stall the audio of requests already streaming.
+    does not stall the audio of requests already streaming. threaded: run the scheduler in its
+    own thread (False: the caller drives it with ``step``).
     """
 
     max_sessions: int = 8
@@ -85,6 +90,7 @@ class EngineConfig:
     max_text_chars: int = 20_000
     default_timeout_s: float | None = None
     max_prefills_per_step: int = 4
+    threaded: bool = True
 
     def __post_init__(self) -> None:
         if self.max_sessions < 1 or self.max_queue < 0:
@@ -125,8 +131,10 @@ class TTSEngine:
         self._waiting: deque[Session] = deque()
         self._cond = threading.Condition()
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name="s2tts-engine", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if self.config.threaded:
+            self._thread = threading.Thread(target=self._run, name="s2tts-engine", daemon=True)
+            self._thread.start()
 
     # ------------------------------------------------------------------ public API
     @property
@@ -245,11 +253,27 @@ class TTSEngine:
         out["voice_cache_misses_total"] = self.voices.misses
         return out
 
+    def step(self) -> bool:
+        """One scheduler iteration in the caller's thread, for an engine made with
+        ``threaded=False``: admit waiting requests, decode one frame for every running row.
+        Returns whether requests remain (``while engine.step(): pass`` serves all of them)."""
+        if self._thread is not None:
+            raise EngineError("this engine runs its own scheduler thread; step() is for threaded=False")
+        if self._stop:
+            raise EngineError("engine is closed")
+        with torch.inference_mode():
+            self._iterate()
+        with self._cond:
+            return bool(self._slots or self._waiting)
+
     def close(self) -> None:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        self._thread.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        else:
+            self._fail_remaining()
 
     def __enter__(self) -> TTSEngine:
         return self
@@ -307,6 +331,7 @@ class TTSEngine:
             first_chunk_frames=request.first_chunk_frames or self.config.first_chunk_frames,
             chunk_frames=request.chunk_frames or self.config.chunk_frames,
             deadline=None if timeout is None else now + timeout,
+            trace=[] if request.trace else None,
         )
 
     def _prompt_limit(self, request: SynthesisRequest) -> int:
@@ -330,18 +355,26 @@ class TTSEngine:
                         self._cond.wait()
                     if self._stop:
                         break
-                try:
-                    self._drop_cancelled()
-                    self._admit()
-                    if self._slots:
-                        self._decode_step()
-                except Exception as exc:  # a bug: fail the running requests, keep serving
-                    log.exception("engine step failed")
-                    for s in list(reversed(self._slots)):
-                        self._fail(s, EngineError(f"internal engine error: {exc}"))
+                self._iterate()
+        self._fail_remaining()
+
+    def _iterate(self) -> None:
+        try:
+            self._drop_cancelled()
+            self._admit()
+            if self._slots:
+                self._decode_step()
+        except Exception as exc:  # a bug: fail the running requests, keep serving
+            log.exception("engine step failed")
+            for s in list(reversed(self._slots)):
+                self._fail(s, EngineError(f"internal engine error: {exc}"))
+
+    def _fail_remaining(self) -> None:
         for s in self._slots + list(self._waiting):
             _deliver(s, EngineError("engine closed"))
             s.finished.set()
+        self._slots.clear()
+        self._waiting.clear()
 
     def _admit(self) -> None:
         admitted = 0
@@ -397,6 +430,8 @@ class TTSEngine:
         s.metrics.prefill_tokens += new.shape[1]
         self.stats.incr("prefill_tokens_total", new.shape[1])
         s.cached_len = length
+        if s.trace is not None:
+            s.trace_prompt = prompt
         params = s.request.sampling
         s.budget = min(frame_budget(self.cache_len, length, params), s.plan.frame_limit())
         s.batch_frames = []
@@ -418,6 +453,7 @@ class TTSEngine:
         out = self.decoder.frame([min(s.cached_len, self.cache_len - 1) for s in slots])
         tokens = out.tokens.tolist()
         codes = out.codes.cpu()
+        logprobs = out.logprobs.float().cpu() if any(s.trace is not None for s in slots) else None
         self.stats.step(len(slots), self.config.max_sessions)
         self.stats.incr("frames_total", len(slots))
         eos = self.model.config.eos_token_id
@@ -434,11 +470,16 @@ class TTSEngine:
                 s.batch_frames.append(frame)
                 s.pending.append(frame)
                 s.metrics.frames += 1
+                if s.trace is not None and logprobs is not None:
+                    s.trace_logprobs.append(logprobs[b])
                 if len(s.pending) >= s.chunk_target():
                     due.append(s)
             if tokens[b] == eos or len(s.batch_frames) >= s.budget:
                 # cached_len already counts the frames fed back (all of them after an <|im_end|>,
                 # all but the last on budget); the next prompt repeats them, so prefill starts there.
+                if s.trace is not None and logprobs is not None:
+                    eos_lp = float(logprobs[b, 0]) if tokens[b] == eos else None
+                    s.trace_batch(s.batch_frames, self.num_codebooks, eos_lp)
                 s.plan.add_codes(stack_frames(s.batch_frames, self.num_codebooks))
                 (ended if s.plan.done else new_batch).append(s)
             else:
@@ -473,8 +514,15 @@ class TTSEngine:
             if last:
                 s.metrics.finished = time.perf_counter()
                 metrics = s.metrics.to_dict()
+            trace = tuple(s.trace) if last and s.trace is not None else None
             chunk = AudioChunk(
-                audio, self.sample_rate, s.chunks_sent, is_last=last, metrics=metrics, codes=codes
+                audio,
+                self.sample_rate,
+                s.chunks_sent,
+                is_last=last,
+                metrics=metrics,
+                codes=codes,
+                trace=trace,
             )
             _deliver(s, chunk)
             s.chunks_sent += 1

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 
 from s2tts.inference.metrics import RequestMetrics
-from s2tts.inference.types import AudioChunk, SynthesisRequest
+from s2tts.inference.types import AudioChunk, BatchTrace, SynthesisRequest
 from s2tts.text.prompt import IterativePrompt
 
 Sink = Callable[[AudioChunk | BaseException], None]
@@ -38,6 +38,9 @@ class Session:
     batch_frames: list[torch.Tensor] = field(default_factory=list)
     pending: list[torch.Tensor] = field(default_factory=list)
     chunks_sent: int = 0
+    trace: list[BatchTrace] | None = None  # finished text batches of a traced request
+    trace_prompt: torch.Tensor | None = None  # the current batch's prompt and per-frame log-probs
+    trace_logprobs: list[torch.Tensor] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
 
@@ -48,6 +51,19 @@ class Session:
     def chunk_target(self) -> int:
         """Frames to gather before decoding the next audio chunk (small first, larger later)."""
         return self.first_chunk_frames if self.chunks_sent == 0 else self.chunk_frames
+
+    def trace_batch(self, frames: list[torch.Tensor], num_codebooks: int, eos_logprob: float | None) -> None:
+        """Close the current text batch of a traced request: frames (N,) each, their per-frame
+        log-probs (N,) gathered in ``trace_logprobs``; ``eos_logprob`` when ``<|im_end|>`` ended it."""
+        if self.trace is None or self.trace_prompt is None:
+            return
+        lp = torch.stack(self.trace_logprobs) if self.trace_logprobs else torch.zeros(0, num_codebooks)
+        slow = lp[:, 0]
+        if eos_logprob is not None:
+            slow = torch.cat([slow, torch.tensor([eos_logprob], dtype=slow.dtype)])
+        codes = torch.stack(frames, dim=1) if frames else torch.zeros(num_codebooks, 0, dtype=torch.long)
+        self.trace.append(BatchTrace(self.trace_prompt, codes, eos_logprob is not None, slow, lp[:, 1:]))
+        self.trace_prompt, self.trace_logprobs = None, []
 
     def cancel(self) -> None:
         self.cancelled.set()

@@ -22,6 +22,7 @@ class VoiceReference:
 
     text: str
     codes: torch.Tensor | None = None
+    trace: tuple[BatchTrace, ...] | None = None
     audio: np.ndarray | None = None
     sample_rate: int | None = None
     voice_id: str | None = None
@@ -36,6 +37,8 @@ class SynthesisRequest:
     it runs alone or batched. first_chunk_frames / chunk_frames override the engine's streaming
     chunk sizes for this request (None: the engine's defaults). language (ISO 639-1) is what a
     checkpoint's phoneme front end reads the text as (None: its default, English); text models ignore it.
+    trace: the last chunk also carries what was sampled, text batch by text batch (``BatchTrace``:
+    prompts, raw codes, log-probs), as RL rollouts need it.
     """
 
     text: str
@@ -46,8 +49,27 @@ class SynthesisRequest:
     timeout_s: float | None = None
     first_chunk_frames: int | None = None
     chunk_frames: int | None = None
+    trace: bool = False
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     language: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchTrace:
+    """What one text batch of a traced request drew.
+
+    prompt: (1+N, L) int64, the batch's whole prompt (system turn, earlier batches with their
+    codes, this batch's text); codes: (N, n) int64 as the LM drew them (not clamped to the
+    codec); finished: the batch ended with ``<|im_end|>`` (else its frame budget ran out);
+    slow_logprobs: (n + finished,) float32, the log-probability of each main token under the
+    distribution it was drawn from (the last one ``<|im_end|>``'s when finished); fast_logprobs:
+    (n, N - 1) float32, the same for codebooks 1..N-1."""
+
+    prompt: torch.Tensor
+    codes: torch.Tensor
+    finished: bool
+    slow_logprobs: torch.Tensor
+    fast_logprobs: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -55,7 +77,7 @@ class AudioChunk:
     """A piece of streamed audio: pcm (n,) float32 in [-1, 1], mono, at sample_rate.
 
     codes: (N, t) the codec codes this chunk decodes. The last chunk of a request (``is_last``)
-    carries the request's metrics (TTFA, RTF, ...)."""
+    carries the request's metrics (TTFA, RTF, ...) and, for a traced request, its ``trace``."""
 
     pcm: np.ndarray
     sample_rate: int
@@ -63,3 +85,4 @@ class AudioChunk:
     is_last: bool = False
     metrics: dict[str, float | int | str | bool | None] | None = None
     codes: torch.Tensor | None = None
+    trace: tuple[BatchTrace, ...] | None = None

@@ -11,6 +11,8 @@ frozen (``requires_grad=False``); only the adapters train. ``merge_lora(model)``
 ``W += scale * B A`` into each weight and puts plain ``nn.Linear`` modules back, so the merged model
 is the original architecture, saved with the ordinary ``save_model`` and served unchanged.
 ``lora_state_dict(model)`` returns only the adapter tensors (small files to share).
+``adapters_off(model)`` is a context in which every adapter is switched off (the base model, as
+the KL reference of RL uses it, without a second copy in memory).
 
 Works on any model; the LM trainer targets the attention and MLP projections of the slow and fast
 ARs by default (``attention.wqkv``, ``attention.wo``, ``feed_forward.w1/w2/w3``); S2's RL stage used
@@ -20,6 +22,8 @@ rsLoRA r=16, alpha=64 on the MLPs only (``targets=["feed_forward.w1", ...]``).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -28,7 +32,7 @@ from torch import nn
 
 from s2tts.errors import TrainConfigError
 
-__all__ = ["LoRAConfig", "LoRALinear", "inject_lora", "lora_state_dict", "merge_lora"]
+__all__ = ["LoRAConfig", "LoRALinear", "adapters_off", "inject_lora", "lora_state_dict", "merge_lora"]
 
 DEFAULT_TARGETS = [
     "attention.wqkv",
@@ -134,3 +138,17 @@ def merge_lora(model: nn.Module) -> nn.Module:
 def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """Only the adapter tensors (``*.lora_A``, ``*.lora_B``)."""
     return {k: v for k, v in model.state_dict().items() if k.endswith((".lora_A", ".lora_B"))}
+
+
+@contextmanager
+def adapters_off(model: nn.Module) -> Iterator[None]:
+    """Every ``LoRALinear`` of ``model`` computes its base layer alone (scale 0) inside the block."""
+    layers = [m for m in model.modules() if isinstance(m, LoRALinear)]
+    scales = [m.scale for m in layers]
+    for m in layers:
+        m.scale = 0.0
+    try:
+        yield
+    finally:
+        for m, scale in zip(layers, scales, strict=True):
+            m.scale = scale

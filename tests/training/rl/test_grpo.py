@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from s2tts.checkpoint import S2Checkpoint, init_checkpoint, load_checkpoint
+from s2tts.models.codec import load_codec
 from s2tts.training.rl.grpo import StepConfig, grpo_step
 from s2tts.training.rl.hack_guards import GuardConfig
 from s2tts.training.rl.logprobs import pack_rollouts, rollout_logprobs
@@ -16,7 +17,7 @@ from s2tts.training.rl.objective import LossConfig
 from s2tts.training.rl.pool import RewardPool
 from s2tts.training.rl.reference import SnapshotReference
 from s2tts.training.rl.rewards import RewardConfig, RewardTerm
-from s2tts.training.rl.rollout import RLPrompt, RolloutConfig
+from s2tts.training.rl.rollout import RLPrompt, RolloutConfig, RolloutSampler
 
 NO_GUARDS = GuardConfig(
     min_chars_per_s=None, max_chars_per_s=None, max_silence_s=None, require_finished=False
@@ -39,7 +40,7 @@ def _setup(directory: Path) -> tuple[S2Checkpoint, list[RLPrompt], list[torch.Te
 def _run(
     directory: Path, rewards: RewardConfig, steps: int, lr: float, max_new_tokens: int
 ) -> list[dict[str, float]]:
-    ckpt, prompts, tensors = _setup(directory)
+    ckpt, prompts, _ = _setup(directory)
     model = ckpt.model
     ref = SnapshotReference(model)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -48,10 +49,9 @@ def _run(
         loss=LossConfig(beta=0.01),
         micro_batch=16,
     )
+    sampler = RolloutSampler(model, ckpt.tokenizer, load_codec(directory / "codec.safetensors"), cfg.rollout)
     with RewardPool(rewards, workers=0) as pool:
-        return [
-            grpo_step(model, opt, prompts, tensors, pool, cfg, s, reference=ref).stats for s in range(steps)
-        ]
+        return [grpo_step(sampler, opt, prompts, pool, cfg, s, reference=ref).stats for s in range(steps)]
 
 
 def test_kl_is_zero_at_initialisation_and_grows_after_updates(tiny_dir: Path) -> None:

@@ -69,28 +69,6 @@ def test_logprobs_have_gradients_through_both_ars() -> None:
     assert model.fast.output.weight.grad.abs().sum() > 0
 
 
-def test_sampling_logprobs_of_rollouts_equal_the_teacher_forced_policy() -> None:
-    from s2tts.training.rl.grpo import sampling_logprobs
-    from s2tts.training.rl.rollout import RolloutConfig, generate_group
-
-    model = _model()
-    prompt = torch.cat([torch.randint(0, 200, (1, 7)), torch.zeros(10, 7, dtype=torch.long)])
-    cfg = RolloutConfig(group_size=4, temperature=0.9, max_new_tokens=7, min_new_tokens=2)
-    rollouts = generate_group(model, prompt, cfg, 0, [11, 12, 13, 14])
-    assert len({r.frames for r in rollouts} | {-1}) >= 2  # the samples differ
-    batch = pack_rollouts(
-        model, [r.prompt for r in rollouts], [r.codes for r in rollouts], [r.finished for r in rollouts]
-    )
-    sampled = sampling_logprobs(rollouts, batch)
-    with torch.no_grad():
-        forced = rollout_logprobs(model, batch, temperature=0.9, min_frames=2)
-    assert torch.allclose(sampled.slow * batch.slow_mask, forced.slow, atol=1e-4)
-    assert torch.allclose(sampled.fast * batch.fast_mask, forced.fast, atol=1e-4)
-    # a rollout regenerated alone with its seed is the same rollout
-    [again] = generate_group(model, prompt, cfg, 0, [rollouts[2].seed])
-    assert torch.equal(again.codes, rollouts[2].codes)
-
-
 def test_the_rl_sampler_keeps_the_whole_distribution() -> None:
     """top_p = 1 with top_k above the vocabulary is the plain softmax: nothing is cut off (the
     tail's cumulative mass rounds above 1.0 in float32, which once removed tokens)."""

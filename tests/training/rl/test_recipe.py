@@ -14,12 +14,11 @@ from s2tts.cli import main
 from s2tts.errors import CheckpointError
 from s2tts.training.checkpointing import Checkpointer
 from s2tts.training.lm.setup import training_layout
-from s2tts.training.lora import inject_lora
+from s2tts.training.lora import adapters_off, inject_lora
 from s2tts.training.metrics_log import read_metrics
 from s2tts.training.rl.config import RLRunConfig, s2_lora
 from s2tts.training.rl.logprobs import pack_rollouts, rollout_logprobs
 from s2tts.training.rl.recipe import train_rl
-from s2tts.training.rl.reference import adapters_off
 from s2tts.training.run_config import config_from_dict
 
 GUARDS_OFF = {

@@ -10,7 +10,13 @@ in [0, 1], so the weights of the run config compare like with like.
   is S2's "per-token confidence": Whisper's probability of each token of the *target* text given
   the audio (teacher-forced through the decoder's alignment pass), averaged in log space; a
   skipped or garbled word drags it down even when the transcript happens to match.
-  ``score = (1 - w) * (1 - min(error_rate, 1)) + w * confidence``.
+  ``score = (1 - w) * (1 - min(error_rate, 1)) + w * confidence``. In a dialogue (``<|speaker:i|>``
+  turns and a reference voice per speaker) a wrong speaker costs more than wrong words: each turn
+  is placed in time by the ASR and compared with every voice (``s2tts.eval.dialogue``); a turn
+  closer to another speaker's voice than to its own is *misattributed*, and the score loses
+  ``(1 - w) * misattribution_weight * share``, where ``share`` is the misattributed turns' part of
+  the words -- ``misattribution_weight`` (2) times what the same turns cost if every word of them
+  were wrong.
 * ``Similarity`` -- resemblyzer cosine between the clip and the prompt's reference voice (0 and
   ``applicable = 0`` for prompts without one).
 * ``DNSMOS`` / ``DistillMOS`` -- quality MOS mapped from [1, 5] to [0, 1].
@@ -22,14 +28,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from s2tts.errors import TrainConfigError
 from s2tts.eval.asr import MAX_CLIP_S, WhisperASR
 from s2tts.eval.audio import SCORING_RATE, to_16k
 from s2tts.eval.testset import TestCase
 from s2tts.eval.wer import char_errors, uses_cer, word_errors
 from s2tts.training.rl.rewards import RewardInput
+
+if TYPE_CHECKING:
+    from s2tts.scoring.speaker import SpeakerEncoder
 
 MIN_QUALITY_SAMPLES = SCORING_RATE // 10  # the quality models need 0.1 s
 
@@ -80,6 +91,15 @@ def target_confidence(
     return out
 
 
+def dialogue_turns(s: RewardInput) -> list[tuple[int, str]]:
+    """(speaker, spoken text) per turn when ``s`` is a dialogue with a voice per speaker, else []."""
+    turns = TestCase(id="", text=s.text).turns
+    speakers = {k for k, _ in turns}
+    if len(speakers) < 2 or not all(k < len(s.voices) for k in speakers):
+        return []
+    return turns
+
+
 class Intelligibility:
     def __init__(
         self,
@@ -88,22 +108,35 @@ class Intelligibility:
         batch_size: int = 8,
         threads: int = 1,
         confidence_weight: float = 0.5,
+        misattribution_weight: float = 2.0,
         device: str = "cpu",
     ) -> None:
+        if misattribution_weight < 0 or not 0 <= confidence_weight <= 1:
+            raise TrainConfigError(
+                "intelligibility needs misattribution_weight >= 0 and confidence_weight in [0, 1]"
+            )
         self.asr = WhisperASR(asr, device, threads=threads, beam_size=beam_size, batch_size=batch_size)
         self.confidence_weight = confidence_weight
+        self.misattribution_weight = misattribution_weight
+        self.device = device
+        self._speaker: SpeakerEncoder | None = None
 
     def __call__(self, batch: Sequence[RewardInput]) -> list[dict[str, float]]:
         clips = [_clip(s) for s in batch]
         texts = [spoken_text(s.text) for s in batch]
         live = [i for i, c in enumerate(clips) if len(c)]
+        turns = {i: t for i in live if (t := dialogue_turns(batch[i]))}
         hyps = [""] * len(batch)
+        plain = [i for i in live if i not in turns]
         for i, h in zip(
-            live,
-            self.asr.transcribe([clips[i] for i in live], [batch[i].language for i in live]),
+            plain,
+            self.asr.transcribe([clips[i] for i in plain], [batch[i].language for i in plain]),
             strict=True,
         ):
             hyps[i] = h
+        misattributed = {i: self._misattribution(batch[i], clips[i], t) for i, t in turns.items()}
+        for i in turns:
+            hyps[i] = misattributed[i][2]
         conf = [0.0] * len(batch)
         if self.confidence_weight > 0:
             for lang in sorted({s.language for s in batch}):
@@ -119,16 +152,38 @@ class Intelligibility:
         for i, s in enumerate(batch):
             counts = (char_errors if uses_cer(s.language) else word_errors)(texts[i], hyps[i], s.language)
             rate = counts.rate
-            out.append(
-                {
-                    "score": (1 - w) * (1.0 - min(rate, 1.0)) + w * conf[i],
-                    "error_rate": rate,
-                    "deletions": float(counts.deletions),
-                    "insertions": float(counts.insertions),
-                    "confidence": conf[i],
-                }
-            )
+            row = {
+                "score": (1 - w) * (1.0 - min(rate, 1.0)) + w * conf[i],
+                "error_rate": rate,
+                "deletions": float(counts.deletions),
+                "insertions": float(counts.insertions),
+                "confidence": conf[i],
+            }
+            if i in misattributed:
+                wrong, share, _ = misattributed[i]
+                row["turns_misattributed"] = float(wrong)
+                row["misattribution"] = share
+                row["score"] -= (1 - w) * self.misattribution_weight * share
+            out.append(row)
         return out
+
+    def _misattribution(
+        self, s: RewardInput, clip: np.ndarray, turns: list[tuple[int, str]]
+    ) -> tuple[int, float, str]:
+        """(misattributed turns, their share of the words, the transcript) of one dialogue."""
+        from s2tts.eval.dialogue import attribute_turns
+
+        if self._speaker is None:
+            from s2tts.scoring.speaker import SpeakerEncoder
+
+            self._speaker = SpeakerEncoder(self.device)
+        words = self.asr.transcribe_words(clip, s.language)
+        voices = {k: to_16k(s.voices[k][0], s.voices[k][1]) for k, _ in turns}
+        scores = attribute_turns(turns, clip, words, voices, self._speaker, s.language)
+        total = sum(t.words for t in scores)
+        wrong = [t for t in scores if t.correct is False]
+        share = sum(t.words for t in wrong) / total if total else 0.0
+        return len(wrong), share, " ".join(w.text for w in words)
 
 
 class Similarity:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -39,20 +38,18 @@ from s2tts.training.checkpointing import Checkpointer, OptimizerState
 from s2tts.training.distributed import DistInfo, all_reduce_mean, any_rank, init_distributed
 from s2tts.training.interrupt import StopOnSignal
 from s2tts.training.lm.setup import export_published, training_layout
-from s2tts.training.lora import inject_lora
+from s2tts.training.lora import adapters_off, inject_lora
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, progress_bar
 from s2tts.training.rl.config import RLRunConfig
 from s2tts.training.rl.early_stop import EarlyStop
 from s2tts.training.rl.grpo import Collected, StepConfig, collect, update
 from s2tts.training.rl.pool import RewardPool
-from s2tts.training.rl.prompts import build_prompts, read_prompts
-from s2tts.training.rl.reference import AdapterOffReference, SnapshotReference, adapters_off
-from s2tts.training.rl.rollout import WaveformCache
+from s2tts.training.rl.prompts import read_prompts
+from s2tts.training.rl.reference import AdapterOffReference, SnapshotReference
+from s2tts.training.rl.rollout import RolloutSampler
 from s2tts.training.schedules import build_scheduler
 
 log = logging.getLogger(__name__)
-
-_TAG = re.compile(r"\[[^\]]*\]")
 
 
 class TrainableState:
@@ -122,22 +119,12 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
         reference = SnapshotReference(model)
     model.train()
     codec_path = ckpt.codec_path()
-    codec = load_codec(codec_path, device=dist.device) if codec_path is not None else None
-    waveforms = WaveformCache(codec) if codec is not None else None
-
-    prompts = read_prompts(cfg.data.prompts, codec)  # type: ignore[arg-type]
-    builder = ckpt.prompt_builder()
-    tensors = build_prompts(builder, prompts)
-    baselines = None
-    if "tags" in cfg.rewards.terms:
-        baselines = [
-            builder.build(
-                " ".join(_TAG.sub(" ", p.text).split()), references=list(p.references), language=p.language
-            )
-            if _TAG.search(p.text)
-            else None
-            for p in prompts
-        ]
+    if codec_path is None:
+        raise TrainConfigError(f"{init_from} has no codec: RL rollouts are decoded to audio with it")
+    codec = load_codec(codec_path, device=dist.device)
+    prompts = read_prompts(cfg.data.prompts, codec)
+    sampler = RolloutSampler(model, ckpt.tokenizer, codec, cfg.rollout)
+    baselines = "tags" in cfg.rewards.terms
 
     params = [p for p in model.parameters() if p.requires_grad]
     o = cfg.optim
@@ -192,17 +179,7 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
 
         def collect_step(k: int) -> Collected:
             idx = step_prompts(len(prompts), cfg.data.prompts_per_step, k, dist, cfg.seed)
-            return collect(
-                model,
-                [prompts[i] for i in idx],
-                [tensors[i] for i in idx],
-                pool,
-                step_cfg,
-                k,
-                reference,
-                waveforms,
-                [baselines[i] for i in idx] if baselines is not None else None,
-            )
+            return collect(sampler, [prompts[i] for i in idx], pool, step_cfg, k, reference, baselines)
 
         pending: Collected | None = None
         while step < cfg.steps:
@@ -218,13 +195,11 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
             stats = dict(result.stats, lr=scheduler.get_last_lr()[0])
             if math.isnan(first_reward):
                 first_reward = stats.get("reward_mean", math.nan)
-            if dist.is_main and cfg.samples and waveforms is not None and step % cfg.sample_every == 0:
+            if dist.is_main and cfg.samples and step % cfg.sample_every == 0:
                 samples_dir.mkdir(parents=True, exist_ok=True)
                 for k, r in enumerate(result.rollouts[: cfg.samples]):
                     if r.audio is not None and len(r.audio):
-                        write_audio(
-                            samples_dir / f"step-{step:08d}-{k}.wav", r.audio, waveforms.codec.sample_rate
-                        )
+                        write_audio(samples_dir / f"step-{step:08d}-{k}.wav", r.audio, codec.sample_rate)
             metrics.log(step, stats)
             last = stats
             bar.set_postfix(reward=f"{stats.get('reward_mean', math.nan):.3f}", kl=f"{stats['kl_slow']:.4f}")

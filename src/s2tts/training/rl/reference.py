@@ -5,7 +5,7 @@ forwards. Two ways, one interface (``with ref.active(): logprobs = ...``):
 
 * :class:`AdapterOffReference` -- the policy trains a LoRA adapter on frozen base weights; the
   reference is the same network with the adapter switched off (nothing copied at all). The
-  switch is the LoRA module's own (``s2tts.training.lora``).
+  switch is the LoRA module's own (``s2tts.training.lora.adapters_off``).
 * :class:`SnapshotReference` -- a CPU copy of the *trainable* parameters as they were when RL
   started, swapped into the live parameters for the reference forward and swapped back after.
   For a LoRA run this is S2's "adapter backup"; it also serves full fine-tuning (a copy of every
@@ -24,22 +24,6 @@ from torch import nn
 
 class ReferencePolicy(Protocol):
     def active(self) -> AbstractContextManager[None]: ...
-
-
-@contextmanager
-def adapters_off(model: nn.Module) -> Iterator[None]:
-    """Every ``LoRALinear`` of ``model`` computes its base layer alone (scale 0) inside the block."""
-    from s2tts.training.lora import LoRALinear
-
-    layers = [m for m in model.modules() if isinstance(m, LoRALinear)]
-    scales = [m.scale for m in layers]
-    for m in layers:
-        m.scale = 0.0
-    try:
-        yield
-    finally:
-        for m, scale in zip(layers, scales, strict=True):
-            m.scale = scale
 
 
 class AdapterOffReference:

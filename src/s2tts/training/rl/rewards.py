@@ -34,9 +34,11 @@ class RewardInput:
     """One rollout as the scorers see it (plain numpy: it crosses process boundaries).
 
     audio: mono float32 (n,) at sample_rate; codes: (num_codebooks, frames) int64; reference:
-    mono float32 audio of the voice prompt (None without one); request: free-form metadata of
-    the prompt (``tags``, ``speakers``...); baseline: for a tagged prompt, the clip of the same
-    text untagged with the same seed (at sample_rate), which the tag reward compares against."""
+    mono float32 audio of the voice prompt (None without one); voices: every reference voice of
+    the prompt as (mono audio, rate), in ``<|speaker:i|>`` order (a dialogue's speakers); request:
+    free-form metadata of the prompt (``tags``, ``speakers``...); baseline: for a tagged prompt,
+    the clip of the same text untagged with the same seed (at sample_rate), which the tag reward
+    compares against."""
 
     audio: np.ndarray
     sample_rate: int
@@ -48,6 +50,7 @@ class RewardInput:
     reference_rate: int | None = None
     request: dict[str, Any] = field(default_factory=dict)
     baseline: np.ndarray | None = None
+    voices: tuple[tuple[np.ndarray, int], ...] = ()
 
 
 class RewardFunction(Protocol):
