@@ -150,12 +150,16 @@ def decode_frame(
 
     fast = model.fast
     fast_pos = torch.arange(n, device=hidden.device)
-    fast.step(fast.project_in(hidden).unsqueeze(1), fast_pos[:1], fast_cache)  # its output is unused
     codes = [code]
     logprobs = [torch.where(repeat, high_lp, normal_lp)]
     fast_logits = []
+    # Positions 0 (the slow state, whose output is unused) and 1 (code 0) in one pass: the fast
+    # weights are read once for both instead of twice.
+    step_in = torch.stack([fast.project_in(hidden), fast.embeddings(code)], dim=1)  # (B, 2, dim)
     for k in range(1, n):
-        step_logits = fast.step(fast.embeddings(code).unsqueeze(1), fast_pos[k : k + 1], fast_cache)
+        if k > 1:
+            step_in = fast.embeddings(code).unsqueeze(1)
+        step_logits = fast.step(step_in, fast_pos[k + 1 - step_in.shape[1] : k + 1], fast_cache)
         lp, idx = filtered_logprobs(step_logits, params.temperature, params.top_p, params.top_k, width)
         code, code_lp = draw(lp, idx, noise[:, MAIN_DRAWS + k - 1])
         codes.append(code)

@@ -68,10 +68,13 @@ class KVCache:
         rows = torch.arange(bsz, device=k.device).unsqueeze(1)  # (B, 1)
         k_layer, v_layer = self.k[layer], self.v[layer]
         # Advanced indices on dims 0 and 2 around a slice: the indexed view is (B, T, H_kv, hd).
-        k_layer[rows, :, input_pos] = k.to(k_layer.dtype)
-        v_layer[rows, :, input_pos] = v.to(v_layer.dtype)
-        length = self.max_seq_len if kv_len is None else kv_len
-        return k_layer[:bsz, :, :length], v_layer[:bsz, :, :length]
+        k_layer[rows, :, input_pos] = k if k.dtype == k_layer.dtype else k.to(k_layer.dtype)
+        v_layer[rows, :, input_pos] = v if v.dtype == v_layer.dtype else v.to(v_layer.dtype)
+        if bsz < self.max_batch:  # (no-op slices skipped: a decode step runs this per layer)
+            k_layer, v_layer = k_layer[:bsz], v_layer[:bsz]
+        if kv_len is not None and kv_len < self.max_seq_len:
+            k_layer, v_layer = k_layer[:, :, :kv_len], v_layer[:, :, :kv_len]
+        return k_layer, v_layer
 
     def copy_prefix(self, src_row: int, dst_row: int, length: int) -> None:
         """Copy the first ``length`` positions of one slot into another (prefix reuse)."""
