@@ -29,6 +29,7 @@ import torch
 from s2tts.inference.sampling import Filter, candidates, draw, filter_candidates
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.models.kv_cache import KVCache
+from s2tts.models.layout import column_major, wants_column_major
 
 # Noise slots per row and frame: the normal and the RAS main-token draws, then codebooks 1..N-1.
 MAIN_DRAWS = 2
@@ -49,7 +50,10 @@ class SemanticHead:
         weight = torch.cat(
             [emb[cfg.semantic_begin_id : cfg.semantic_end_id + 1], emb[cfg.eos_token_id :][:1]]
         )
-        return cls(weight.detach().contiguous(), cfg.semantic_begin_id, cfg.eos_token_id)
+        weight = weight.detach().contiguous()
+        if wants_column_major(weight):  # a batch-1 product streams it faster (models.layout)
+            weight = column_major(weight)
+        return cls(weight, cfg.semantic_begin_id, cfg.eos_token_id)
 
     @property
     def eos_index(self) -> int:
