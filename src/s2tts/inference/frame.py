@@ -87,7 +87,7 @@ class RowParams(NamedTuple):
 
     def rows(self, n: int) -> RowParams:
         """The first n rows (a view, no copy)."""
-        return RowParams(*(t[:n] for t in self))
+        return self if n == self.temperature.shape[0] else RowParams(*(t[:n] for t in self))
 
 
 class FrameOut(NamedTuple):

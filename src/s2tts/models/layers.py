@@ -25,7 +25,7 @@ from torch import nn
 
 from s2tts.models.config import TransformerConfig
 from s2tts.models.kv_cache import KVCache
-from s2tts.models.norm import RMSNorm
+from s2tts.models.norm import RMSNorm, rms_normalize
 from s2tts.models.rope import apply_rope
 
 
@@ -71,13 +71,18 @@ class Attention(nn.Module):
         q_size, kv_size = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
         qkv = self.wqkv(x)
         v = qkv[..., q_size + kv_size :].view(bsz, seqlen, self.n_kv_head, self.head_dim)
+        # q and k are adjacent: normalize and rotate them together (fewer kernels per decode
+        # step; per element the same arithmetic as q_norm(q) and k_norm(k) apart).
+        qk = qkv[..., : q_size + kv_size].view(bsz, seqlen, self.n_head + self.n_kv_head, -1)
         if self.qk_norm:
-            q = self.q_norm(qkv[..., :q_size].view(bsz, seqlen, self.n_head, self.head_dim))
-            k = self.k_norm(qkv[..., q_size : q_size + kv_size].view(bsz, seqlen, self.n_kv_head, -1))
-            q, k = apply_rope(q, rope), apply_rope(k, rope)
-        else:  # q and k are adjacent: rotate them together (fewer kernels per decode step)
-            qk = qkv[..., : q_size + kv_size].view(bsz, seqlen, self.n_head + self.n_kv_head, -1)
-            q, k = apply_rope(qk, rope).split([self.n_head, self.n_kv_head], dim=2)
+            weight = torch.cat(
+                [
+                    self.q_norm.weight.expand(self.n_head, -1),
+                    self.k_norm.weight.expand(self.n_kv_head, -1),
+                ]
+            )
+            qk = rms_normalize(qk, self.q_norm.eps) * weight
+        q, k = apply_rope(qk, rope).split([self.n_head, self.n_kv_head], dim=2)
         q = q.transpose(1, 2)  # (B, H, T, hd); k stays (B, T, Hkv, hd)
         if cache is not None:
             assert input_pos is not None

@@ -18,8 +18,15 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x if x.dtype == torch.float32 else x.float()
-        # sum / n is how the CPU computes mean(); written out, the norm of a decode step's
-        # single row costs a few small kernels where F.rms_norm costs several times more.
-        normed = xf * torch.rsqrt((xf * xf).sum(-1, keepdim=True).div_(x.shape[-1]).add_(self.eps))
-        return (normed if normed.dtype == x.dtype else normed.to(x.dtype)) * self.weight
+        return rms_normalize(x, self.eps) * self.weight
+
+
+def rms_normalize(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """x / rms(x) over the last dimension, statistics in fp32, result in x's dtype (no weight).
+
+    x: (..., dim) -> (..., dim). ``sum / n`` is how the CPU computes ``mean()``; written out, the
+    norm of a decode step's single row costs a few small kernels (F.rms_norm costs more there).
+    """
+    xf = x if x.dtype == torch.float32 else x.float()
+    normed = xf * torch.rsqrt((xf * xf).sum(-1, keepdim=True).div_(x.shape[-1]).add_(eps))
+    return normed if normed.dtype == x.dtype else normed.to(x.dtype)
