@@ -213,10 +213,11 @@ def main() -> None:
 
     # The rate to compare is per CPU second of the decoding process (--rate wall for wall clock).
     key = "cpu_frames_per_s" if args.rate == "cpu" else "frames_per_s"
-    best = {tn: max(rs, key=lambda r: r.get(key) or 0) for tn, rs in runs.items()}
-    results = {name: r for (tree, name), r in best.items() if tree == "current"}
+    best_runs = {tn: max(rs, key=lambda r: r.get(key) or 0) for tn, rs in runs.items()}
+    results = {name: r for (tree, name), r in best_runs.items() if tree == "current"}
+    baseline_results = {name: r for (tree, name), r in best_runs.items() if tree == "baseline"}
     fps = {name: r.get(key) for name, r in results.items()}
-    baseline_fps = {name: r.get(key) for (tree, name), r in best.items() if tree == "baseline"}
+    baseline_fps = {name: r.get(key) for name, r in baseline_results.items()}
     bandwidth = max(floor_gbs)
     fp32_floor = bandwidth * 1e9 / weight_bytes_per_frame(4)
     summary: dict[str, object] = {
@@ -257,7 +258,6 @@ def main() -> None:
             summary["baseline_fp32_eager_b1_over_floor"] = round(
                 baseline_fps["fp32_eager_b1"] / fp32_floor, 3
             )
-    baseline_results = {name: r for (tree, name), r in best.items() if tree == "baseline"}
     print(json.dumps({"results": results, "baseline_results": baseline_results, "summary": summary}))
 
 
