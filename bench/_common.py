@@ -51,10 +51,16 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def run_child(script: str, args: list[str], timeout: float = 900) -> dict:
-    """Run ``script --child ARGS`` in a fresh interpreter (clean memory peak) and parse its last line."""
+def run_child(script: str, args: list[str], timeout: float = 900, source: str | None = None) -> dict:
+    """Run ``script --child ARGS`` in a fresh interpreter (clean memory peak) and parse its last line.
+
+    ``source``: a source tree (a checkout with ``src/``) whose package the child imports instead of
+    the installed one -- how a benchmark measures another revision alternately with this one."""
+    env = None
+    if source is not None:
+        env = {**os.environ, "PYTHONPATH": str(Path(source) / "src")}
     proc = subprocess.run(
-        [sys.executable, script, "--child", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, script, "--child", *args], capture_output=True, text=True, timeout=timeout, env=env
     )
     if proc.returncode != 0:
         return {

@@ -11,7 +11,11 @@ takes the core away from the run does not count against it. The bandwidth floor 
 weights nine times, so ``floor fps = read GB/s / bytes per frame``. The load average is recorded.
 The last line is one JSON object.
 
-    python bench/lm_decode.py [--threads 1] [--frames 150] [--rounds 2] [--quick]
+With ``--baseline DIR`` (a checkout of another revision, e.g. ``git worktree add /tmp/base main``)
+every configuration also runs on that tree's code, alternately with this one, so that a change is
+measured against its baseline under the same load.
+
+    python bench/lm_decode.py [--threads 1] [--frames 150] [--rounds 2] [--quick] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -156,6 +160,17 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="eager only, 40 frames, one round")
     parser.add_argument("--skip", default="", help="comma-separated configuration names to leave out")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="a checkout of another revision (its src/ and bench/): the configurations also run "
+        "there, alternately with this tree, and the summary gives this/baseline ratios",
+    )
+    parser.add_argument(
+        "--baseline-configs",
+        default="",
+        help="comma-separated configurations the baseline runs (default: all)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dtype", default="fp32", help=argparse.SUPPRESS)
     parser.add_argument("--quantize", default=None, help=argparse.SUPPRESS)
@@ -176,21 +191,33 @@ def main() -> None:
     configs = [c for c in CONFIGS if c[0] not in skip and not (args.quick and c[3] == "compiled")]
     load_start = load_average()
     floor_gbs = [matvec_bandwidth_gbs(threads=args.threads)]
-    runs: dict[str, list[dict]] = {c[0]: [] for c in configs}
+    trees: list[tuple[str, str, str | None]] = [("current", __file__, None)]
+    if args.baseline:
+        base = Path(args.baseline)
+        trees.append(("baseline", str(base / "bench" / "lm_decode.py"), str(base)))
+    base_only = set(filter(None, args.baseline_configs.split(",")))
+    runs: dict[tuple[str, str], list[dict]] = {}
     for rnd in range(args.rounds):
         for name, dtype, quantize, mode, batch in configs:
             if mode == "compiled" and rnd > 0:
                 continue
-            result = run_child(__file__, _child_args(args, dtype, quantize, mode, batch), timeout=3600)
-            result["load"] = load_average()
-            runs[name].append(result)
-            print(f"{name:18s} round {rnd}: {result}", flush=True)
+            for tree, script, source in trees:
+                if tree == "baseline" and base_only and name not in base_only:
+                    continue
+                child_args = _child_args(args, dtype, quantize, mode, batch)
+                result = run_child(script, child_args, timeout=3600, source=source)
+                result["load"] = load_average()
+                runs.setdefault((tree, name), []).append(result)
+                print(f"{tree:8s} {name:18s} round {rnd}: {result}", flush=True)
         floor_gbs.append(matvec_bandwidth_gbs(threads=args.threads))
 
     # The rate to compare is per CPU second of the decoding process (--rate wall for wall clock).
     key = "cpu_frames_per_s" if args.rate == "cpu" else "frames_per_s"
-    results = {name: max(rs, key=lambda r: r.get(key) or 0) for name, rs in runs.items()}
+    best_runs = {tn: max(rs, key=lambda r: r.get(key) or 0) for tn, rs in runs.items()}
+    results = {name: r for (tree, name), r in best_runs.items() if tree == "current"}
+    baseline_results = {name: r for (tree, name), r in best_runs.items() if tree == "baseline"}
     fps = {name: r.get(key) for name, r in results.items()}
+    baseline_fps = {name: r.get(key) for name, r in baseline_results.items()}
     bandwidth = max(floor_gbs)
     fp32_floor = bandwidth * 1e9 / weight_bytes_per_frame(4)
     summary: dict[str, object] = {
@@ -206,9 +233,11 @@ def main() -> None:
     }
     compiled = [fps.get(k) or 0 for k in fps if "compiled_b1" in k]
     summary["compiled_best_b1_fps"] = max(compiled) if compiled and max(compiled) else None
+    for name in ("fp32_eager_b1", "fp32_compiled_b1"):
+        if fps.get(name):
+            summary[f"{name}_over_floor"] = round(fps[name] / fp32_floor, 3)  # type: ignore[operator]
     if fps.get("fp32_eager_b1"):
         base = fps["fp32_eager_b1"]
-        summary["fp32_eager_b1_over_floor"] = round(base / fp32_floor, 3)
         if summary["int8_b1_fps"]:
             summary["int8_b1_over_fp32_eager"] = round(summary["int8_b1_fps"] / base, 2)  # type: ignore[operator]
     if summary["compiled_best_b1_fps"]:
@@ -220,7 +249,16 @@ def main() -> None:
         if b1 and b8:
             summary[f"{dtype}_eager_b8_over_b1"] = round(b8 / b1, 2)
     summary.update({f"{k}_fps": v for k, v in fps.items() if f"{k}_fps" not in summary})
-    print(json.dumps({"results": results, "summary": summary}))
+    if baseline_fps:
+        summary["baseline_fps"] = baseline_fps
+        summary["current_over_baseline"] = {
+            k: round(fps[k] / v, 2) for k, v in baseline_fps.items() if v and fps.get(k)
+        }
+        if baseline_fps.get("fp32_eager_b1"):
+            summary["baseline_fp32_eager_b1_over_floor"] = round(
+                baseline_fps["fp32_eager_b1"] / fp32_floor, 3
+            )
+    print(json.dumps({"results": results, "baseline_results": baseline_results, "summary": summary}))
 
 
 if __name__ == "__main__":

@@ -112,6 +112,7 @@ class Decoder:
         self.generators: list[torch.Generator | None] = [None] * b
         self.sample_width = MIN_SAMPLE_WIDTH
         self.compiled = compile
+        self._graphs = compile and self.device.type == "cuda"
         if compile:
             if compile_mode is None and self.device.type == "cuda":
                 compile_mode = "reduce-overhead"  # CUDA graphs of the whole frame
@@ -203,22 +204,23 @@ class Decoder:
         out = self._frame(
             self.model,
             self.head,
-            self.hidden[:padded],
+            self.hidden if padded == self.max_batch else self.hidden[:padded],
             pos.to(self.device),
             self.slow_cache,
             self.fast_cache,
             kv_len,
             self.params.rows(padded),
-            self.window[:padded],
-            self.steps[:padded],
+            self.window if padded == self.max_batch else self.window[:padded],
+            self.steps if padded == self.max_batch else self.steps[:padded],
             self.noise(rows, padded),
             want_logits,
         )
         self.hidden[:rows] = out.hidden[:rows]
         self.window[:rows] = out.window[:rows]
         self.steps[:rows] = out.steps[:rows]
-        # Copies: under CUDA graphs the next replay overwrites the outputs' memory.
-        return FrameOut(*(None if t is None else t[:rows].clone() for t in out))
+        if self._graphs:  # under CUDA graphs the next replay overwrites the outputs' memory
+            return FrameOut(*(None if t is None else t[:rows].clone() for t in out))
+        return out if rows == padded else FrameOut(*(None if t is None else t[:rows] for t in out))
 
     def warmup(self, sample_width: int | None = None) -> int:
         """Run (and, when compiled, compile) every batch x length bucket once on scratch slots.

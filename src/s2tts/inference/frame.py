@@ -26,9 +26,10 @@ from typing import NamedTuple
 
 import torch
 
-from s2tts.inference.sampling import draw, filtered_logprobs
+from s2tts.inference.sampling import Filter, candidates, draw, filter_candidates
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.models.kv_cache import KVCache
+from s2tts.models.layout import column_major, wants_column_major
 
 # Noise slots per row and frame: the normal and the RAS main-token draws, then codebooks 1..N-1.
 MAIN_DRAWS = 2
@@ -49,7 +50,10 @@ class SemanticHead:
         weight = torch.cat(
             [emb[cfg.semantic_begin_id : cfg.semantic_end_id + 1], emb[cfg.eos_token_id :][:1]]
         )
-        return cls(weight.detach().contiguous(), cfg.semantic_begin_id, cfg.eos_token_id)
+        weight = weight.detach().contiguous()
+        if wants_column_major(weight):  # a batch-1 product streams it faster (models.layout)
+            weight = column_major(weight)
+        return cls(weight, cfg.semantic_begin_id, cfg.eos_token_id)
 
     @property
     def eos_index(self) -> int:
@@ -83,7 +87,7 @@ class RowParams(NamedTuple):
 
     def rows(self, n: int) -> RowParams:
         """The first n rows (a view, no copy)."""
-        return RowParams(*(t[:n] for t in self))
+        return self if n == self.temperature.shape[0] else RowParams(*(t[:n] for t in self))
 
 
 class FrameOut(NamedTuple):
@@ -134,10 +138,13 @@ def decode_frame(
     logits = head.logits(hidden).float()
     eos_col = torch.arange(logits.shape[-1], device=logits.device) == head.eos_index
     logits = logits.masked_fill((steps < params.min_new).unsqueeze(1) & eos_col, float("-inf"))
-    lp, idx = filtered_logprobs(logits, params.temperature, params.top_p, params.top_k, width)
-    normal, normal_lp = draw(lp, idx, noise[:, 0])
-    lp, idx = filtered_logprobs(logits, params.ras_temperature, params.ras_top_p, params.top_k, width)
-    high, high_lp = draw(lp, idx, noise[:, 1])
+    # The normal and the repetition-aware draw share the candidates, not the filter.
+    main_k = min(width, logits.shape[-1])
+    values, idx, mass = candidates(logits, main_k)
+    normal_filter = Filter.build(params.temperature, params.top_p, params.top_k, main_k)
+    ras_filter = Filter.build(params.ras_temperature, params.ras_top_p, params.top_k, main_k)
+    normal, normal_lp = draw(filter_candidates(values, mass, normal_filter), idx, noise[:, 0])
+    high, high_lp = draw(filter_candidates(values, mass, ras_filter), idx, noise[:, 1])
     # Repetition-aware sampling: a semantic token already among the row's recent tokens is
     # replaced by the high draw (never on a text batch's first step).
     w = window.shape[1]
@@ -150,13 +157,24 @@ def decode_frame(
 
     fast = model.fast
     fast_pos = torch.arange(n, device=hidden.device)
-    fast.step(fast.project_in(hidden).unsqueeze(1), fast_pos[:1], fast_cache)  # its output is unused
+    fast_k = min(width, cfg.codebook_size)
+    fast_filter = (
+        normal_filter
+        if fast_k == main_k
+        else Filter.build(params.temperature, params.top_p, params.top_k, fast_k)
+    )
     codes = [code]
     logprobs = [torch.where(repeat, high_lp, normal_lp)]
     fast_logits = []
+    # Positions 0 (the slow state, whose output is unused) and 1 (code 0) in one pass: the fast
+    # weights are read once for both instead of twice.
+    step_in = torch.stack([fast.project_in(hidden), fast.embeddings(code)], dim=1)  # (B, 2, dim)
     for k in range(1, n):
-        step_logits = fast.step(fast.embeddings(code).unsqueeze(1), fast_pos[k : k + 1], fast_cache)
-        lp, idx = filtered_logprobs(step_logits, params.temperature, params.top_p, params.top_k, width)
+        if k > 1:
+            step_in = fast.embeddings(code).unsqueeze(1)
+        step_logits = fast.step(step_in, fast_pos[k + 1 - step_in.shape[1] : k + 1], fast_cache)
+        values, idx, mass = candidates(step_logits, fast_k)
+        lp = filter_candidates(values, mass, fast_filter)
         code, code_lp = draw(lp, idx, noise[:, MAIN_DRAWS + k - 1])
         codes.append(code)
         logprobs.append(code_lp)

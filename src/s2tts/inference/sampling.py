@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -70,6 +71,41 @@ def exponential_noise(
     return out
 
 
+class Filter(NamedTuple):
+    """Per-row top-k / top-p / temperature settings prepared for K candidates (built once per
+    frame, applied at every draw of it). temperature, top_p: (B, 1) float32 (temperature
+    clamped); p_cut, k_cut: (B, K) bool -- ranks where top-p applies / ranks top-k removes
+    (rank 0 never)."""
+
+    temperature: torch.Tensor
+    top_p: torch.Tensor
+    p_cut: torch.Tensor
+    k_cut: torch.Tensor
+
+    @classmethod
+    def build(cls, temperature: torch.Tensor, top_p: torch.Tensor, top_k: torch.Tensor, k: int) -> Filter:
+        """temperature, top_p (B, 1) float; top_k (B, 1) int; k candidates."""
+        ranks = torch.arange(k, device=top_k.device).view(1, -1)
+        later = ranks > 0  # rank 0 is always kept
+        # top_p = 1 keeps everything: the float cumulative mass can round above 1.0 in the tail
+        return cls(temperature.clamp_min(1e-5), top_p, (top_p < 1.0) & later, (ranks >= top_k) & later)
+
+
+def candidates(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """logits (B, V) -> the top k (sorted, descending): values (B, k) float32, vocabulary
+    indices (B, k) and cumulative softmax mass of the untempered logits (B, k)."""
+    logits = logits.float()
+    values, indices = torch.topk(logits, k, dim=-1)
+    mass = torch.exp(values - torch.logsumexp(logits, dim=-1, keepdim=True)).cumsum(dim=-1)
+    return values, indices, mass
+
+
+def filter_candidates(values: torch.Tensor, mass: torch.Tensor, flt: Filter) -> torch.Tensor:
+    """Candidates of :func:`candidates` -> log-probs (B, K) of the kept ones (removed: -inf)."""
+    remove = ((mass > flt.top_p) & flt.p_cut) | flt.k_cut
+    return torch.log_softmax(values.masked_fill(remove, float("-inf")) / flt.temperature, dim=-1)
+
+
 def filtered_logprobs(
     logits: torch.Tensor,
     temperature: torch.Tensor,
@@ -80,15 +116,9 @@ def filtered_logprobs(
     """logits (B, V); per-row temperature/top_p (B, 1) float, top_k (B, 1) int ->
     (log-probs (B, K), token indices (B, K)) over the top K = min(width, V) candidates, with the
     removed ones at -inf. Pure tensor code: no host sync, static shapes for a static width."""
-    logits = logits.float()
     k = min(width, logits.shape[-1])
-    values, indices = torch.topk(logits, k, dim=-1)  # sorted, descending
-    mass = torch.exp(values - torch.logsumexp(logits, dim=-1, keepdim=True)).cumsum(dim=-1)
-    ranks = torch.arange(k, device=logits.device).view(1, -1)
-    # top_p = 1 keeps everything: the float cumulative mass can round above 1.0 in the tail
-    remove = (((mass > top_p) & (top_p < 1.0)) | (ranks >= top_k)) & (ranks > 0)  # rank 0 is always kept
-    values = values.masked_fill(remove, float("-inf")) / temperature.clamp_min(1e-5)
-    return torch.log_softmax(values, dim=-1), indices
+    values, indices, mass = candidates(logits, k)
+    return filter_candidates(values, mass, Filter.build(temperature, top_p, top_k, k)), indices
 
 
 def draw(

@@ -7,7 +7,7 @@ compiled or captured in a CUDA graph. Each batch row ("slot") holds one sequence
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -16,11 +16,16 @@ import torch
 class KVCache:
     """Keys and values of every layer of one decoder stack.
 
-    k, v: (n_layer, max_batch, n_kv_head, max_seq_len, head_dim).
+    k, v: (n_layer, max_batch, n_kv_head, max_seq_len, head_dim). rows: (max_batch, 1) int64, the
+    row indices the write path uses (made once, not per layer and step).
     """
 
     k: torch.Tensor
     v: torch.Tensor
+    rows: torch.Tensor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rows = torch.arange(self.k.shape[1], device=self.k.device).unsqueeze(1)
 
     @classmethod
     def allocate(
@@ -65,13 +70,16 @@ class KVCache:
         [0, kv_len) (default: all). Shapes depend only on B, T and kv_len, never on the positions.
         """
         bsz = k.shape[0]
-        rows = torch.arange(bsz, device=k.device).unsqueeze(1)  # (B, 1)
+        rows = self.rows if bsz == self.max_batch else self.rows[:bsz]  # (B, 1)
         k_layer, v_layer = self.k[layer], self.v[layer]
         # Advanced indices on dims 0 and 2 around a slice: the indexed view is (B, T, H_kv, hd).
-        k_layer[rows, :, input_pos] = k.to(k_layer.dtype)
-        v_layer[rows, :, input_pos] = v.to(v_layer.dtype)
-        length = self.max_seq_len if kv_len is None else kv_len
-        return k_layer[:bsz, :, :length], v_layer[:bsz, :, :length]
+        k_layer[rows, :, input_pos] = k if k.dtype == k_layer.dtype else k.to(k_layer.dtype)
+        v_layer[rows, :, input_pos] = v if v.dtype == v_layer.dtype else v.to(v_layer.dtype)
+        if bsz < self.max_batch:  # (no-op slices skipped: a decode step runs this per layer)
+            k_layer, v_layer = k_layer[:bsz], v_layer[:bsz]
+        if kv_len is not None and kv_len < self.max_seq_len:
+            k_layer, v_layer = k_layer[:, :, :kv_len], v_layer[:, :, :kv_len]
+        return k_layer, v_layer
 
     def copy_prefix(self, src_row: int, dst_row: int, length: int) -> None:
         """Copy the first ``length`` positions of one slot into another (prefix reuse)."""

@@ -25,7 +25,7 @@ from torch import nn
 
 from s2tts.models.config import TransformerConfig
 from s2tts.models.kv_cache import KVCache
-from s2tts.models.norm import RMSNorm
+from s2tts.models.norm import RMSNorm, rms_normalize
 from s2tts.models.rope import apply_rope
 
 
@@ -61,7 +61,7 @@ class Attention(nn.Module):
         input_pos: torch.Tensor | None = None,
         kv_len: int | None = None,
     ) -> torch.Tensor:
-        """x: (B, T, dim); rope: (T|B,T, hd/2, 2); mask: (B|1, 1, T, kv_len) bool, True = attend.
+        """x: (B, T, dim); rope: (T|B,T, 1, hd/2, 2, 2) rows of the RoPE table; mask: (B|1, 1, T, kv_len) bool, True = attend.
 
         cache/input_pos: the stack's cache and the new tokens' positions (B, T).
         kv_len: attend over cache positions [0, kv_len) (default: the whole cache).
@@ -69,15 +69,21 @@ class Attention(nn.Module):
         """
         bsz, seqlen, _ = x.shape
         q_size, kv_size = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
-        q, k, v = self.wqkv(x).split([q_size, kv_size, kv_size], dim=-1)
-        q = q.view(bsz, seqlen, self.n_head, self.head_dim)
-        k = k.view(bsz, seqlen, self.n_kv_head, self.head_dim)
-        v = v.view(bsz, seqlen, self.n_kv_head, self.head_dim)
+        qkv = self.wqkv(x)
+        v = qkv[..., q_size + kv_size :].view(bsz, seqlen, self.n_kv_head, self.head_dim)
+        # q and k are adjacent: normalize and rotate them together (fewer kernels per decode
+        # step; per element the same arithmetic as q_norm(q) and k_norm(k) apart).
+        qk = qkv[..., : q_size + kv_size].view(bsz, seqlen, self.n_head + self.n_kv_head, -1)
         if self.qk_norm:
-            q = self.q_norm(q)
-            k = self.k_norm(k)
-        q = apply_rope(q, rope).transpose(1, 2)  # (B, H, T, hd)
-        k = apply_rope(k, rope)  # (B, T, Hkv, hd)
+            weight = torch.cat(
+                [
+                    self.q_norm.weight.expand(self.n_head, -1),
+                    self.k_norm.weight.expand(self.n_kv_head, -1),
+                ]
+            )
+            qk = rms_normalize(qk, self.q_norm.eps) * weight
+        q, k = apply_rope(qk, rope).split([self.n_head, self.n_kv_head], dim=2)
+        q = q.transpose(1, 2)  # (B, H, T, hd); k stays (B, T, Hkv, hd)
         if cache is not None:
             assert input_pos is not None
             keys, values = cache.update(self.layer_index, input_pos, k, v, kv_len)

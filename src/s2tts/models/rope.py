@@ -5,6 +5,11 @@ S2 (both the Dual-AR LM and the codec's window-limited transformers) rotates adj
 The cos/sin table is computed in fp32 and then **rounded to bf16**, while the rotation itself
 runs in fp32. The released weights were trained that way, so matching the rounding is required
 to reproduce the reference to ~1e-7 (and to get clean audio from the real checkpoint).
+
+The table stores the rotation as two factors per pair, ``[[cos, cos], [-sin, sin]]``, so that
+applying it is ``x * f0 + swap(x) * f1`` (swap = (x1, x0)): per element the same products and
+the same sum as ``(x0 cos - x1 sin, x1 cos + x0 sin)``, bit for bit, in a handful of kernels
+(decoding applies it ~90 times a frame, where the op count is what costs).
 """
 
 from __future__ import annotations
@@ -17,26 +22,28 @@ def rope_table(
 ) -> torch.Tensor:
     """Build the rotary table.
 
-    Returns: (seq_len, head_dim // 2, 2) float32 holding [cos, sin], values rounded to bf16.
+    Returns: (seq_len, 1, head_dim // 2, 2, 2) float32 (the 1 broadcasts over heads):
+    [..., 0, :] = (cos, cos) and [..., 1, :] = (-sin, sin), values rounded to bf16. Index the
+    leading (position) dimension.
     """
     exponents = torch.arange(0, head_dim, 2, device=device)[: head_dim // 2].float() / head_dim
     inv_freq = 1.0 / (base**exponents)
     positions = torch.arange(seq_len, device=device)
     angles = torch.outer(positions, inv_freq)
-    table = torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)
-    return table.to(torch.bfloat16).float()
+    cos = torch.cos(angles).to(torch.bfloat16).float()
+    sin = torch.sin(angles).to(torch.bfloat16).float()
+    table = torch.stack([torch.stack([cos, cos], -1), torch.stack([-sin, sin], -1)], dim=-2)
+    return table.unsqueeze(1)
 
 
 def apply_rope(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """Rotate interleaved pairs of the last dimension.
 
-    x: (B, T, H, D); table: (T, D//2, 2) or (B, T, D//2, 2) -> (B, T, H, D), dtype of x.
+    x: (B, T, H, D); table: (T, 1, D//2, 2, 2) or (B, T, 1, D//2, 2, 2) rows of
+    :func:`rope_table` -> (B, T, H, D), dtype of x.
     """
-    xf = x.float().reshape(*x.shape[:-1], -1, 2)
-    if table.dim() == 3:
-        table = table.unsqueeze(0)
-    t = table.unsqueeze(2)  # (B|1, T, 1, D//2, 2)
-    cos, sin = t[..., 0], t[..., 1]
-    x0, x1 = xf[..., 0], xf[..., 1]
-    out = torch.stack([x0 * cos - x1 * sin, x1 * cos + x0 * sin], dim=-1)
-    return out.flatten(-2).type_as(x)
+    xf = x if x.dtype == torch.float32 else x.float()
+    xf = xf.reshape(*x.shape[:-1], -1, 2)  # (B, T, H, D/2, 2)
+    same, swapped = table.unbind(-2)  # (B|., T, 1, D/2, 2) each
+    out = (xf * same + xf.flip(-1) * swapped).flatten(-2)
+    return out if out.dtype == x.dtype else out.to(x.dtype)

@@ -57,7 +57,8 @@ class Attention(nn.Module):
     def forward(
         self, x: torch.Tensor, rope: torch.Tensor, mask: torch.Tensor, cache: WindowKVCache
     ) -> torch.Tensor:
-        """rope: (B, T, head_dim/2, 2); mask: (B, 1, T, W-1+T) bool; cache updated in place."""
+        """rope: (B, T, 1, head_dim/2, 2, 2) rows of the RoPE table; mask: (B, 1, T, W-1+T) bool;
+        cache updated in place."""
         b, t, _ = x.shape
         q, k, v = self.wqkv(x).view(b, t, 3, self.n_head, self.head_dim).unbind(2)
         q = apply_rope(q, rope).transpose(1, 2)  # (B, H, T, D)
@@ -165,7 +166,7 @@ class WindowTransformer(nn.Module):
         device = x.device
         steps = torch.arange(t, device=device)
         positions = state.pos[:, None] + steps  # (B, T)
-        rope = self._table(state.end + t, device)[positions]  # (B, T, D/2, 2)
+        rope = self._table(state.end + t, device)[positions]  # (B, T, 1, D/2, 2, 2)
         # Key slot j holds position pos - kept + j; query i sits at pos + i.
         slots = torch.arange(kept + t, device=device)
         lag = kept + steps[:, None] - slots[None, :]  # query position - key position
