@@ -113,7 +113,8 @@ def _espeak(req: SpeechRequest, path: Path) -> Audio | None:
         return None
 
 
-def _scheme_string(text: str) -> str:
+def scheme_string(text: str) -> str:
+    """``text`` as a Scheme string literal (festival scripts)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -127,8 +128,8 @@ def _festival(batch: list[SpeechRequest], tmp: Path) -> list[Audio | None]:
             current = req.voice
         path = tmp / f"f{len(list(tmp.iterdir()))}_{i}.wav"
         paths.append(path)
-        utt = f"(utt.synth (Utterance Text {_scheme_string(req.text)}))"
-        lines.append(f"(utt.save.wave {utt} {_scheme_string(str(path))} 'riff)")
+        utt = f"(utt.synth (Utterance Text {scheme_string(req.text)}))"
+        lines.append(f"(utt.save.wave {utt} {scheme_string(str(path))} 'riff)")
     script = tmp / "batch.scm"
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")
     subprocess.run(["festival", "-b", str(script)], check=True, capture_output=True, timeout=3600)

@@ -91,10 +91,7 @@ class Scorers:
         return self._distillmos
 
     def reference(self, case: TestCase, index: int) -> np.ndarray:
-        key = str(case.references[index].audio)
-        if key not in self._refs:
-            self._refs[key] = load_16k(key)
-        return self._refs[key]
+        return self._ref_clip(str(case.references[index].audio))
 
     def score(self, cases: list[TestCase], clips: list[np.ndarray]) -> list[dict[str, Any]]:
         """cases[i] and its clip (n,) float32 at 16 kHz -> one record per case."""
@@ -140,12 +137,12 @@ class Scorers:
         it has none. This is the cloning target "closer to its own reference than to any other
         held-out speaker's"."""
         single = [i for i, c in enumerate(cases) if len(c.references) == 1 and len(clips[i])]
+        voice_of = {i: cases[i].references[0].speaker or str(cases[i].references[0].audio) for i in single}
         voices: dict[str, list[str]] = {}
         for i in single:
-            ref = cases[i].references[0]
-            voices.setdefault(ref.speaker or str(ref.audio), [])
-            if str(ref.audio) not in voices[ref.speaker or str(ref.audio)]:
-                voices[ref.speaker or str(ref.audio)].append(str(ref.audio))
+            files = voices.setdefault(voice_of[i], [])
+            if str(cases[i].references[0].audio) not in files:
+                files.append(str(cases[i].references[0].audio))
         if len(voices) < 2 or not self.config.speaker:
             return {}
         names = sorted(voices)
@@ -161,8 +158,7 @@ class Scorers:
         clip_emb = self.speaker.embed([clips[i] for i in single])
         out: dict[str, dict[str, Any]] = {}
         for row, i in enumerate(single):
-            ref = cases[i].references[0]
-            own = names.index(ref.speaker or str(ref.audio))
+            own = names.index(voice_of[i])
             sims = centre @ clip_emb[row]
             others = np.delete(sims, own)
             out[cases[i].id] = {

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from s2tts.audio.io import read_audio
+from s2tts.data.tts_engines import scheme_string
 from s2tts.errors import TrainingDataError
 
 #: The voice the probe speaks with (Debian festvox-kallpc16k, installed by ``setup.sh --data``).
@@ -44,10 +45,6 @@ class LabelledUtterance:
     ends: list[float]  # end time in seconds of each phone
 
 
-def _scheme_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def festival_labelled(sentences: list[str], voice: str = PROBE_VOICE) -> list[LabelledUtterance]:
     """Speak ``sentences`` with festival and read back its phone segmentation (one process)."""
     if shutil.which("festival") is None:
@@ -56,9 +53,9 @@ def festival_labelled(sentences: list[str], voice: str = PROBE_VOICE) -> list[La
         lines = [f"(voice_{voice})"]
         for i, text in enumerate(sentences):
             lines += [
-                f"(set! utt (SynthText {_scheme_string(text)}))",
-                f'(utt.save.wave utt "{tmp}/{i}.wav" \'riff)',
-                f'(utt.save.segs utt "{tmp}/{i}.segs")',
+                f"(set! utt (SynthText {scheme_string(text)}))",
+                f"(utt.save.wave utt {scheme_string(f'{tmp}/{i}.wav')} 'riff)",
+                f"(utt.save.segs utt {scheme_string(f'{tmp}/{i}.segs')})",
             ]
         script = Path(tmp) / "probe.scm"
         script.write_text("\n".join(lines) + "\n")
@@ -128,7 +125,7 @@ def phone_information(codes: list[np.ndarray], labels: list[list[str]]) -> dict[
         phones[phone] += n
         by_code[code] += n
     h_phone = _entropy(phones)
-    mutual = _entropy(phones) + _entropy(by_code) - _entropy(joint)
+    mutual = h_phone + _entropy(by_code) - _entropy(joint)
     return {
         "accuracy": right / max(total, 1),
         "baseline": base / max(total, 1),

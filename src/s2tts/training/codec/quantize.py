@@ -185,26 +185,22 @@ def quantize_train(
         latent = project(vq, residual, config)  # (B, T, d)
         code = vq.nearest(latent.detach())
         mask = (n_active > i).to(z.dtype)  # (B,)
-        if continuous:
-            part = F.linear(latent, vq.out_proj.weight[:, :, 0], vq.out_proj.bias)
-            z_q = z_q + part * mask[:, None, None]
-            if i > 0:
-                residual = residual - part
-            else:
-                semantic = part
-            codes.append(code)
-            continue
-        row = vq.codebook(code)
-        per_item = F.mse_loss(latent, row.detach(), reduction="none").mean(dim=(1, 2))
-        commitment = commitment + (per_item * mask).mean()
-        if config.mode == "loss":
-            per_item = F.mse_loss(row, latent.detach(), reduction="none").mean(dim=(1, 2))
-            codebook = codebook + (per_item * mask).mean()
-        elif ema is not None and torch.is_grad_enabled():
-            rows = (n_active > i)[:, None].expand(b, t).reshape(-1)
-            ema.update(i, vq, latent.detach().reshape(b * t, -1), code.reshape(-1), rows, config, generator)
-        straight = latent + (row - latent).detach()
-        part = F.linear(straight, vq.out_proj.weight[:, :, 0], vq.out_proj.bias)
+        if continuous:  # the warm-up: the latent itself in place of its row
+            decoded = latent
+        else:
+            row = vq.codebook(code)
+            per_item = F.mse_loss(latent, row.detach(), reduction="none").mean(dim=(1, 2))
+            commitment = commitment + (per_item * mask).mean()
+            if config.mode == "loss":
+                per_item = F.mse_loss(row, latent.detach(), reduction="none").mean(dim=(1, 2))
+                codebook = codebook + (per_item * mask).mean()
+            elif ema is not None and torch.is_grad_enabled():
+                rows = (n_active > i)[:, None].expand(b, t).reshape(-1)
+                ema.update(
+                    i, vq, latent.detach().reshape(b * t, -1), code.reshape(-1), rows, config, generator
+                )
+            decoded = latent + (row - latent).detach()  # straight-through
+        part = F.linear(decoded, vq.out_proj.weight[:, :, 0], vq.out_proj.bias)
         z_q = z_q + part * mask[:, None, None]
         if i > 0:
             residual = residual - part
