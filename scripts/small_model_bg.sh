@@ -47,6 +47,12 @@ case "$cmd" in
         *) echo "small: unknown option $1" >&2; exit 2 ;;
       esac
     done
+    # With autogroup scheduling on, the kernel shares CPU equally between sessions whatever their
+    # nice level, so a low-priority test run in another terminal still halves the trainer's speed.
+    if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)" = 1 ]; then
+      echo "small: note: kernel autogroup scheduling is on, so 'nice' does not protect this run from" \
+        "jobs in other sessions (as root: echo 0 > /proc/sys/kernel/sched_autogroup_enabled)" >&2
+    fi
     # setsid: the run is its own process group, so 'stop' reaches the trainer children too.
     setsid nohup nice -n "$NICE" "$PYTHON" -m s2tts.cli "${args[@]}" >>"$LOG" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
