@@ -165,6 +165,19 @@ def test_tokenize_encodes_every_item_to_its_own_length(speech: np.ndarray, tiny_
         tokenize.setup(TokenizeConfig())
 
 
+def test_tokenize_groups_by_length_and_keeps_the_input_order(
+    speech: np.ndarray, tiny_checkpoint: Path
+) -> None:
+    codec = tokenize.setup(TokenizeConfig(checkpoint=str(tiny_checkpoint)))
+    audios = [speech[: RATE * 3], speech[RATE : RATE * 2], speech[: RATE * 2]]  # longest first
+    # a 4 s padding budget: the 1 s and 2 s items share a call, the 3 s item goes alone
+    grouped = tokenize.encode(codec, audios, max_padded_s=4.0)
+    alone = [tokenize.encode(codec, [a])[0] for a in audios]
+    assert [c.shape[1] for c in grouped] == [65, 22, 44]
+    for g, a in zip(grouped, alone, strict=True):
+        assert np.array_equal(g, a)
+
+
 def test_config_file_is_validated(tmp_path: Path) -> None:
     good = tmp_path / "c.yaml"
     good.write_text("quality: {min_snr_db: 20}\ndenoise: {method: none}\n")
