@@ -14,6 +14,7 @@ from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.cli import main
 from s2tts.data.manifest import read_manifest
 from s2tts.errors import RecipeError
+from s2tts.inference.packaged import find_packaged, verify_packaged
 from s2tts.models.codec import load_codec
 from s2tts.recipes.fp16 import export_fp16
 from s2tts.recipes.small import DEFAULT_CONFIGS, link_training_audio, load_settings, write_rl_prompts
@@ -134,8 +135,10 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
     with safe_open(str(export / "model.safetensors"), framework="pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}  # noqa: SIM118
     assert (export / "codec.safetensors").is_file()
-    provenance = json.loads((export / "provenance.json").read_text())
+    manifest = verify_packaged(export)  # the packaged layout: every file hashed in its manifest
+    provenance = manifest["provenance"]
     assert provenance["model"] == "rl" and set(provenance["stages"]) >= {"pretrain", "sft", "rl"}
+    assert [t["name"] for t in manifest["eval"]["targets"]][0] == "intelligible"
     assert not load_checkpoint(export, dtype="float32").random_weights
     assert load_codec(export).num_codebooks == 10  # the tiny codec of the smoke configs
     assert any((out / "eval" / "report").iterdir())
@@ -155,6 +158,10 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
         not load_checkpoint(models, dtype="float32").random_weights
         and (models / "codec.safetensors").is_file()
     )
+    assert find_packaged(models) == models and verify_packaged(models)["eval"] is None
+    # the export stage's result (with its evaluation) is what ships
+    assert main(["recipe", "small", "--out", str(out), "--milestone", "export", "--to", str(models)]) == 0
+    assert verify_packaged(models)["eval"] == manifest["eval"]
 
     # A changed SFT setting re-runs SFT and what reads it, not what comes before.
     assert main([*base, "--set", "sft.overrides+=optim.lr=5e-4", "--until", "sft"]) == 0
