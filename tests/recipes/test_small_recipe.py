@@ -17,8 +17,15 @@ from s2tts.errors import RecipeError
 from s2tts.inference.packaged import find_packaged, verify_packaged
 from s2tts.models.codec import load_codec
 from s2tts.recipes.fp16 import export_fp16
-from s2tts.recipes.small import DEFAULT_CONFIGS, link_training_audio, load_settings, write_rl_prompts
+from s2tts.recipes.small import (
+    DEFAULT_CONFIGS,
+    SmallRecipe,
+    link_training_audio,
+    load_settings,
+    write_rl_prompts,
+)
 from s2tts.recipes.stages import read_marker
+from s2tts.recipes.targets import write_targets
 
 SMOKE = DEFAULT_CONFIGS.parent / "smoke"
 
@@ -99,6 +106,26 @@ def test_fp16_export_loads_and_matches(tmp_path: Path) -> None:
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
     with pytest.raises(RecipeError, match="no config.json"):
         export_fp16(tmp_path, tmp_path / "x")
+
+
+def test_export_packages_the_model_with_its_targets(tmp_path: Path) -> None:
+    """The export stage writes the packaged layout with the eval stage's targets in its manifest, and
+    '--milestone export' ships exactly that (re-verified) into another folder."""
+    out = tmp_path / "run"
+    init_checkpoint(out / "rl" / "model", "tiny", seed=0, codec_preset="tiny")
+    report = out / "eval" / "report"
+    report.mkdir(parents=True)
+    (report / "summary.json").write_text(json.dumps({"by_category": {"plain": {"wer": 0.12}}, "rtf": 0.4}))
+    write_targets(report, out / "rl" / "model")
+    recipe = SmallRecipe(out, DEFAULT_CONFIGS, 1, load_settings(DEFAULT_CONFIGS))
+    assert recipe._export(out)["mb"] < 5
+    manifest = verify_packaged(out / "export")
+    targets = {t["name"]: t for t in manifest["eval"]["targets"]}
+    assert targets["intelligible"]["value"] == 0.12 and targets["intelligible"]["passed"] is True
+    assert targets["cloning"]["passed"] is None and manifest["provenance"]["model"] == "rl"
+    ship = tmp_path / "assets" / "small"
+    assert main(["recipe", "small", "--out", str(out), "--milestone", "export", "--to", str(ship)]) == 0
+    assert verify_packaged(ship)["eval"] == manifest["eval"] and find_packaged(ship) == ship
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

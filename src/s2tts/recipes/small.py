@@ -242,13 +242,13 @@ class SmallRecipe:
             eval_summary=eval_summary(out / "eval" / "report"),
             provenance={"model": x["model"], "stages": _marker_summary(out)},
         )
-        mb = sum(f["bytes"] for f in manifest["files"].values()) / 1e6
+        mb = _mb(manifest)
         if x.get("max_mb") and mb > float(x["max_mb"]):
             print(
                 f"recipe: warning: the export is {mb:.1f} MB, over export.max_mb = {x['max_mb']}",
                 file=sys.stderr,
             )
-        return {"export": str(self.export_dir), "mb": round(mb, 2)}
+        return {"export": str(self.export_dir), "mb": mb}
 
 
 # ---------------------------------------------------------------------- helpers
