@@ -15,11 +15,27 @@ from pathlib import Path
 import pytest
 
 from s2tts.checkpoint import init_checkpoint
-from s2tts.inference.packaged import MANIFEST, PACKAGED_ENV
+from s2tts.inference.packaged import MANIFEST, PACKAGED_ENV, read_manifest, verify_packaged
 from s2tts.recipes.package import package_model
 
 ROOT = Path(__file__).parents[1]
 ASSETS = Path("src/s2tts/assets/small")
+MAX_BYTES = 60_000_000  # the size budget of the shipped weights
+
+
+def test_the_package_folder_holds_a_whole_model_or_none() -> None:
+    """What is committed in s2tts/assets/small: nothing but its README until a model is packaged
+    (weights without a manifest would never be used), then exactly the files its manifest lists,
+    matching it, within the size budget."""
+    folder = ROOT / ASSETS
+    others = {p.name for p in folder.iterdir() if p.name not in ("README.md", MANIFEST) and p.name[0] != "."}
+    manifest = read_manifest(folder)
+    if manifest is None:
+        assert others == set(), f"files without a manifest in {folder}: {sorted(others)}"
+        return
+    verify_packaged(folder)
+    assert others == set(manifest["files"])
+    assert sum(f["bytes"] for f in manifest["files"].values()) <= MAX_BYTES
 
 
 def _copy_project(dst: Path) -> None:
