@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from httpx_ws import connect_ws
 
 from s2tts.checkpoint import S2Checkpoint, init_checkpoint, load_checkpoint
 from s2tts.cli import main
@@ -74,6 +76,23 @@ def test_a_phoneme_model_reads_the_language_asked_for(espeak_server: tuple[str, 
     response = _speech(url, language="de")
     assert response.status_code == 200 and len(response.content) > 2 * FRAME, response.text
     assert engine.calls[-1].request.language == "de" and _prefilled(engine) - before == cost["de"]
+
+
+def test_a_live_session_keeps_its_language(espeak_server: tuple[str, RecordingEngine]) -> None:
+    url, engine = espeak_server
+    start = {"event": "start", "request": {"format": "pcm", "language": "de", **frames(2)}}
+    with httpx.Client(base_url=url, timeout=120) as http, connect_ws("/v1/tts/live", http) as ws:
+        ws.send_text(json.dumps(start))
+        ws.send_text(json.dumps({"event": "text", "text": "Guten Tag."}))
+        ws.send_text(json.dumps({"event": "flush"}))
+        ws.send_text(json.dumps({"event": "text", "text": "Wie geht es Ihnen?"}))
+        ws.send_text(json.dumps({"event": "stop"}))
+        while json.loads(ws.receive_text())["event"] != "finish":
+            pass
+    assert [(r.text, r.language) for r in engine.requests] == [
+        ("Guten Tag.", "de"),
+        ("Wie geht es Ihnen?", "de"),
+    ]
 
 
 @pytest.mark.parametrize("call", [_tts, _speech])
