@@ -4,27 +4,28 @@
 #   scripts/small_model_bg.sh start [--until STAGE] [-- extra 's2tts recipe small' args]
 #   scripts/small_model_bg.sh status      # alive?, the stage markers, the last lines of the log
 #   scripts/small_model_bg.sh stop        # SIGTERM to the whole run: trainers save, then exit
-#   scripts/small_model_bg.sh milestone pretrain|sft   # fp16 weights of the latest checkpoint -> models/small
+#   scripts/small_model_bg.sh milestone pretrain|sft   # the latest checkpoint, fp16 + manifest -> the package
+#   scripts/small_model_bg.sh milestone export         # the export stage's result (with its evaluation)
 #
 # Settings (environment):
 #   S2TTS_SMALL_RUN     run directory, outside the repository (default /work/runs/small)
 #   S2TTS_SMALL_CORPUS  an existing 's2tts data synth' corpus (default: the recipe makes one in the run)
 #   S2TTS_SMALL_THREADS torch threads of every stage (default 2)
 #   S2TTS_SMALL_NICE    nice level (default 15: tests and editors on the same machine stay responsive)
-#   S2TTS_SMALL_MODELS  where milestones go (default models/small in this repository)
+#   S2TTS_SMALL_MODELS  where milestones go (default src/s2tts/assets/small: the packaged default model)
 #   PYTHON              interpreter (default .venv/bin/python)
 #
 # The run resumes where it stopped: 'start' again after 'stop', a reboot or the end of a session.
 # Checkpoints are frequent (save_every in configs/recipe/small/*.yaml); if the run directory is
 # lost but a milestone is kept, start from its weights alone (fresh optimizer):
-#   scripts/small_model_bg.sh start -- --set pretrain.overrides+=resume_weights=models/small
+#   scripts/small_model_bg.sh start -- --set pretrain.overrides+=resume_weights=src/s2tts/assets/small
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 RUN=${S2TTS_SMALL_RUN:-/work/runs/small}
 THREADS=${S2TTS_SMALL_THREADS:-2}
 NICE=${S2TTS_SMALL_NICE:-15}
-MODELS=${S2TTS_SMALL_MODELS:-$REPO/models/small}
+MODELS=${S2TTS_SMALL_MODELS:-$REPO/src/s2tts/assets/small}
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 PIDFILE=$RUN/background.pid
 LOG=$RUN/background.log
@@ -73,10 +74,10 @@ case "$cmd" in
     if kill -0 "$pid" 2>/dev/null; then echo "small: still saving after 120 s (pid $pid)"; else echo "small: stopped"; fi
     ;;
   milestone)
-    stage=${1:?milestone needs a stage: pretrain or sft}
+    stage=${1:?milestone needs a stage: pretrain, sft or export}
     nice -n "$NICE" "$PYTHON" -m s2tts.cli recipe small --out "$RUN" --milestone "$stage" --to "$MODELS"
     du -sh "$MODELS"
-    echo "small: commit it only at milestones (each commit of the weights adds ~30 MB to the history)"
+    echo "small: commit it (git add \"$MODELS\") only at milestones: each commit of the weights adds ~30 MB to the history"
     ;;
   *) echo "usage: $0 start|status|stop|milestone STAGE" >&2; exit 2 ;;
 esac

@@ -19,6 +19,11 @@ class WeightsError(S2TTSError, ValueError):
     """A checkpoint has missing, unexpected or mis-shaped tensors, or cannot be read."""
 
 
+class PackagedModelError(WeightsError):
+    """The model shipped inside the package (or the directory ``S2TTS_PACKAGED_MODEL`` names) is
+    incomplete or corrupt: its manifest does not parse, or a file it lists is missing or differs."""
+
+
 class TokenizerError(S2TTSError, ValueError):
     """A tokenizer file is missing or lacks the tokens S2 needs."""
 

@@ -14,10 +14,18 @@ from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.cli import main
 from s2tts.data.manifest import read_manifest
 from s2tts.errors import RecipeError
+from s2tts.inference.packaged import find_packaged, verify_packaged
 from s2tts.models.codec import load_codec
 from s2tts.recipes.fp16 import export_fp16
-from s2tts.recipes.small import DEFAULT_CONFIGS, link_training_audio, load_settings, write_rl_prompts
+from s2tts.recipes.small import (
+    DEFAULT_CONFIGS,
+    SmallRecipe,
+    link_training_audio,
+    load_settings,
+    write_rl_prompts,
+)
 from s2tts.recipes.stages import read_marker
+from s2tts.recipes.targets import write_targets
 
 SMOKE = DEFAULT_CONFIGS.parent / "smoke"
 
@@ -100,6 +108,26 @@ def test_fp16_export_loads_and_matches(tmp_path: Path) -> None:
         export_fp16(tmp_path, tmp_path / "x")
 
 
+def test_export_packages_the_model_with_its_targets(tmp_path: Path) -> None:
+    """The export stage writes the packaged layout with the eval stage's targets in its manifest, and
+    '--milestone export' ships exactly that (re-verified) into another folder."""
+    out = tmp_path / "run"
+    init_checkpoint(out / "rl" / "model", "tiny", seed=0, codec_preset="tiny")
+    report = out / "eval" / "report"
+    report.mkdir(parents=True)
+    (report / "summary.json").write_text(json.dumps({"by_category": {"plain": {"wer": 0.12}}, "rtf": 0.4}))
+    write_targets(report, out / "rl" / "model")
+    recipe = SmallRecipe(out, DEFAULT_CONFIGS, 1, load_settings(DEFAULT_CONFIGS))
+    assert recipe._export(out)["mb"] < 5
+    manifest = verify_packaged(out / "export")
+    targets = {t["name"]: t for t in manifest["eval"]["targets"]}
+    assert targets["intelligible"]["value"] == 0.12 and targets["intelligible"]["passed"] is True
+    assert targets["cloning"]["passed"] is None and manifest["provenance"]["model"] == "rl"
+    ship = tmp_path / "assets" / "small"
+    assert main(["recipe", "small", "--out", str(out), "--milestone", "export", "--to", str(ship)]) == 0
+    assert verify_packaged(ship)["eval"] == manifest["eval"] and find_packaged(ship) == ship
+
+
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recipe", "small", "--out", str(tmp_path), "--stages", "bogus"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
@@ -134,8 +162,10 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
     with safe_open(str(export / "model.safetensors"), framework="pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}  # noqa: SIM118
     assert (export / "codec.safetensors").is_file()
-    provenance = json.loads((export / "provenance.json").read_text())
+    manifest = verify_packaged(export)  # the packaged layout: every file hashed in its manifest
+    provenance = manifest["provenance"]
     assert provenance["model"] == "rl" and set(provenance["stages"]) >= {"pretrain", "sft", "rl"}
+    assert [t["name"] for t in manifest["eval"]["targets"]][0] == "intelligible"
     assert not load_checkpoint(export, dtype="float32").random_weights
     assert load_codec(export).num_codebooks == 10  # the tiny codec of the smoke configs
     assert any((out / "eval" / "report").iterdir())
@@ -155,6 +185,10 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
         not load_checkpoint(models, dtype="float32").random_weights
         and (models / "codec.safetensors").is_file()
     )
+    assert find_packaged(models) == models and verify_packaged(models)["eval"] is None
+    # the export stage's result (with its evaluation) is what ships
+    assert main(["recipe", "small", "--out", str(out), "--milestone", "export", "--to", str(models)]) == 0
+    assert verify_packaged(models)["eval"] == manifest["eval"]
 
     # A changed SFT setting re-runs SFT and what reads it, not what comes before.
     assert main([*base, "--set", "sft.overrides+=optim.lr=5e-4", "--until", "sft"]) == 0

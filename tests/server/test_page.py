@@ -160,6 +160,7 @@ def test_page_uploads_a_voice_and_plays_while_streaming(
         page.eval(
             "document.getElementById('text').value = 'Hello [laugh] from the page.';"
             "document.getElementById('seed').value = '5';"
+            "document.getElementById('language').value = 'de';"
             "document.getElementById('speak').click()"
         )
         during = page.wait_for(
@@ -175,7 +176,7 @@ def test_page_uploads_a_voice_and_plays_while_streaming(
         assert page.eval("document.getElementById('status').textContent").startswith("Done")
         assert not page.eval("document.getElementById('download').hidden")
         req = call.request
-        assert req.text == "Hello [laugh] from the page." and req.seed == 5
+        assert req.text == "Hello [laugh] from the page." and req.seed == 5 and req.language == "de"
         assert req.references[0].voice_id == "page voice" and req.first_chunk_frames == 1
         assert (req.sampling.temperature, req.sampling.top_p) == (0.8, 0.8)
         page.wait_for("window.s2ttsStats.chunksPlayed > 0", timeout=10)  # the audio clock ran

@@ -2,7 +2,8 @@
 
     s2tts recipe small --out runs/small [--threads 2] [--until pretrain | --stages codec,pipeline]
                        [--configs DIR] [--set corpus.path=/data/corpus] [--set pretrain.overrides+=steps=100]
-    s2tts recipe small --out runs/small --milestone pretrain --to models/small   # fp16 snapshot
+    s2tts recipe small --out runs/small --milestone pretrain --to src/s2tts/assets/small   # fp16 snapshot
+    s2tts recipe small --out runs/small --milestone export --to src/s2tts/assets/small     # ship the result
 
 Re-running the same command skips the stages that are done and resumes the one that was interrupted.
 The last stdout line is one JSON object: the status of every selected stage.
@@ -48,10 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     small.add_argument(
         "--milestone",
-        choices=("pretrain", "sft"),
-        help="instead of running: export the latest checkpoint of this stage as fp16 into --to",
+        choices=("pretrain", "sft", "export"),
+        help="instead of running: package the latest checkpoint of this stage (or the export stage's "
+        "result) as fp16 with a manifest into --to",
     )
-    small.add_argument("--to", type=Path, help="folder for --milestone (e.g. models/small)")
+    small.add_argument(
+        "--to", type=Path, help="folder for --milestone (the package's own: src/s2tts/assets/small)"
+    )
     small.set_defaults(func=_small)
 
 

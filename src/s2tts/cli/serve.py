@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         help="checkpoint dir (default: S2TTS_CHECKPOINT, else S2TTS_DEFAULT_CHECKPOINT if it holds a "
-        "config.json, else a tiny random model)",
+        "config.json, else the model packaged with s2tts, else a tiny random model)",
     )
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8080)")
@@ -106,7 +106,8 @@ def engine_config(settings: ServerSettings, args: argparse.Namespace) -> EngineC
 def checkpoint_dir(flag: Path | None, environ: Mapping[str, str]) -> Path | None:
     """The checkpoint to serve: ``--checkpoint``, else ``S2TTS_CHECKPOINT``, else
     ``S2TTS_DEFAULT_CHECKPOINT`` when that directory holds a ``config.json`` (the Docker image sets it
-    to its mount point, /checkpoints), else None: the tiny random model."""
+    to its mount point, /checkpoints), else None: the default model (``load_engine``'s: the packaged
+    one, else the tiny random one)."""
     if flag is not None:
         return flag
     if environ.get("S2TTS_CHECKPOINT"):

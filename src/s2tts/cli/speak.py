@@ -19,7 +19,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text", help="text to speak; may hold <|speaker:i|> turns and [tags]; '-' reads stdin")
     p.add_argument("-o", "--output", type=Path, required=True, help="output audio file")
     p.add_argument(
-        "--checkpoint", type=Path, default=None, help="checkpoint dir (default: a tiny random model)"
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="checkpoint dir (default: the model packaged with s2tts, else a tiny random model)",
+    )
+    p.add_argument(
+        "--language",
+        default=None,
+        help="language of the text (ISO 639-1 code such as en, de, es, or an espeak-ng voice name): what "
+        "a phoneme model reads it as (default: English); text models ignore it",
     )
     p.add_argument("--voice", type=Path, action="append", default=[], help="reference audio; repeatable")
     p.add_argument("--voice-text", action="append", default=[], help="transcript of each --voice")
@@ -53,6 +62,7 @@ def _speak(args: argparse.Namespace) -> int:
         sampling=SamplingParams.from_user(args.temperature, args.top_p, args.top_k, args.max_new_tokens),
         seed=args.seed,
         chunk_length=args.chunk_length,
+        language=args.language,
     )
     engine = load_engine(
         args.checkpoint, args.dtype, args.device, EngineConfig(max_sessions=1), quantize=args.quantize

@@ -4,13 +4,15 @@
 rewritten with their floating-point tensors cast to float16 (integer tensors and the metadata kept).
 The loaders cast weights to the dtype asked for at load time, so an fp16 export loads as float32 on
 CPU. Files are written to temporary names and renamed, so an interrupted export leaves either the
-old file or the new one. Returns the bytes written.
+old file or the new one. ``include(name)`` picks which files of ``src`` to export (default: all).
+Returns the bytes written.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -32,13 +34,13 @@ def _half(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def export_fp16(src: str | Path, dst: str | Path) -> int:
+def export_fp16(src: str | Path, dst: str | Path, include: Callable[[str], bool] | None = None) -> int:
     src, dst = Path(src), Path(dst)
     if not (src / "config.json").is_file():
         raise RecipeError(f"{src} is not a checkpoint directory (no config.json)")
     dst.mkdir(parents=True, exist_ok=True)
     total = 0
-    for path in sorted(p for p in src.iterdir() if p.is_file()):
+    for path in sorted(p for p in src.iterdir() if p.is_file() and (include is None or include(p.name))):
         target = dst / path.name
         if path.suffix == ".safetensors":
             _half(path, target)

@@ -10,7 +10,7 @@ starts with fresh memory and the tool's own resume logic)::
     sft       s2tts train lm (init_from)  cloning / dialogue / tag turns, SFT loss
     rl        s2tts train rl              GRPO on training-split prompts (some with references)
     eval      s2tts eval-testset + eval   held-out sentences and speakers
-    export    (here)                      fp16 safetensors copy of the chosen model + provenance
+    export    (here)                      the chosen model packaged: fp16 safetensors + manifest
 
 Settings live in ``configs/recipe/small/`` (``recipe.yaml`` + one config per tool). Each stage's
 hash covers its settings (the tool config's content, overrides) and the hashes of its inputs; see
@@ -23,7 +23,6 @@ no way to stop after transcribe yet); the codec therefore reads the corpus's aud
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -36,7 +35,8 @@ import numpy as np
 import yaml
 
 from s2tts.errors import RecipeError
-from s2tts.recipes.fp16 import export_fp16
+from s2tts.inference.packaged import file_sha256, verify_packaged
+from s2tts.recipes.package import eval_summary, package_model
 from s2tts.recipes.stages import Stage, run_stages
 from s2tts.recipes.targets import write_targets
 from s2tts.recipes.tool import run_tool
@@ -114,7 +114,7 @@ class SmallRecipe:
             manifest = self.corpus / "manifest.parquet"
             if not manifest.is_file():
                 raise RecipeError(f"corpus.path {self.corpus} has no manifest.parquet (is it finished?)")
-            return {"path": str(self.corpus), "manifest_sha256": _file_sha256(manifest)}
+            return {"path": str(self.corpus), "manifest_sha256": file_sha256(manifest)}
         return {k: c[k] for k in ("hours", "languages", "seed")}
 
     def _tool_config(self, stage: str) -> dict[str, Any]:
@@ -236,16 +236,19 @@ class SmallRecipe:
 
     def _export(self, out: Path) -> dict[str, Any]:
         x = self.settings["export"]
-        size = export_fp16(self.model_dir(x["model"]), self.export_dir)
-        mb = size / 1e6
+        manifest = package_model(
+            self.model_dir(x["model"]),
+            self.export_dir,
+            eval_summary=eval_summary(out / "eval" / "report"),
+            provenance={"model": x["model"], "stages": _marker_summary(out)},
+        )
+        mb = _mb(manifest)
         if x.get("max_mb") and mb > float(x["max_mb"]):
             print(
                 f"recipe: warning: the export is {mb:.1f} MB, over export.max_mb = {x['max_mb']}",
                 file=sys.stderr,
             )
-        provenance = {"model": x["model"], "stages": _marker_summary(out)}
-        (self.export_dir / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
-        return {"export": str(self.export_dir), "mb": round(mb, 2)}
+        return {"export": str(self.export_dir), "mb": mb}
 
 
 # ---------------------------------------------------------------------- helpers
@@ -334,21 +337,16 @@ def write_rl_prompts(corpus: Path, path: Path, count: int, reference_share: floa
 
 
 def put_codec(codec_dir: Path, model_dir: Path) -> None:
-    """Place the recipe's codec beside an exported LM (what speak, eval and the next stage load)."""
-    src = codec_dir / "codec.safetensors"
-    dst = model_dir / "codec.safetensors"
-    if not dst.is_file() or _file_sha256(dst) != _file_sha256(src):
-        tmp = dst.with_name(".codec.safetensors.tmp")
-        tmp.write_bytes(src.read_bytes())
-        os.replace(tmp, dst)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Place the recipe's codec (weights, and its config when written) beside an exported LM (what
+    speak, eval and the next stage load)."""
+    for name in ("codec.safetensors", "codec_config.json"):
+        src, dst = codec_dir / name, model_dir / name
+        if not src.is_file():
+            continue
+        if not dst.is_file() or file_sha256(dst) != file_sha256(src):
+            tmp = dst.with_name(f".{name}.tmp")
+            tmp.write_bytes(src.read_bytes())
+            os.replace(tmp, dst)
 
 
 def _marker_summary(out: Path) -> dict[str, Any]:
@@ -363,31 +361,39 @@ def _marker_summary(out: Path) -> dict[str, Any]:
 
 
 def export_milestone(out_dir: Path, stage: str, to: Path) -> dict[str, Any]:
-    """Publish the latest training checkpoint of an LM stage (running or finished) as fp16 weights in
-    ``to`` with the recipe's codec: what the background script commits at milestones."""
+    """Package a model of the run into ``to`` (e.g. the package's ``s2tts/assets/small``): for
+    ``pretrain`` / ``sft`` the latest training checkpoint of that LM stage (running or finished)
+    with the recipe's codec; for ``export`` the export stage's result (verified first) with its
+    evaluation. What the background script commits at milestones."""
     from s2tts.training.checkpointing import Checkpointer
     from s2tts.training.lm.export import export_run
 
+    if stage == "export":
+        source = out_dir / "export"
+        manifest = verify_packaged(source)
+        written = package_model(
+            source, to, eval_summary=manifest.get("eval"), provenance=manifest.get("provenance")
+        )
+        return {"stage": stage, "mb": _mb(written), "eval": written["eval"] is not None}
     runs = {"pretrain": out_dir / "lm" / "pretrain", "sft": out_dir / "lm" / "sft"}
     if stage not in runs:
-        raise RecipeError(f"milestones are taken of {sorted(runs)}, not {stage!r}")
+        raise RecipeError(f"milestones are taken of {sorted([*runs, 'export'])}, not {stage!r}")
     latest = Checkpointer(runs[stage] / "checkpoints").latest()
     if latest is None:
         raise RecipeError(f"{stage} has no checkpoint yet under {runs[stage] / 'checkpoints'}")
     staging = out_dir / "milestones" / stage
     export_run(runs[stage], latest, staging)
     codec = out_dir / "codec" / "run" / "export"
-    if (codec / "codec.safetensors").is_file():
-        put_codec(codec, staging)
-    size = export_fp16(staging, to)
-    info = {
-        "stage": stage,
-        "checkpoint": latest.name,
-        "mb": round(size / 1e6, 2),
-        "stages": _marker_summary(out_dir),
-    }
-    (Path(to) / "provenance.json").write_text(json.dumps(info, indent=2) + "\n")
-    return info
+    if not (codec / "codec.safetensors").is_file():
+        raise RecipeError(f"no codec yet in {codec}: the codec stage must finish before a milestone")
+    put_codec(codec, staging)
+    provenance = {"model": stage, "checkpoint": latest.name, "stages": _marker_summary(out_dir)}
+    written = package_model(staging, to, provenance=provenance)
+    return {"stage": stage, "checkpoint": latest.name, "mb": _mb(written), "stages": provenance["stages"]}
+
+
+def _mb(manifest: dict[str, Any]) -> float:
+    return round(sum(f["bytes"] for f in manifest["files"].values()) / 1e6, 2)
 
 
 def run_small(

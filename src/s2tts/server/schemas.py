@@ -5,7 +5,12 @@
   ``sample_rate``, ``latency: low``; ``temperature``/``top_p`` 0 means greedy). Unknown fields are
   ignored, as both servers do.
 - ``SpeechRequest``: OpenAI's ``/v1/audio/speech`` plus the vLLM-Omni / SGLang-Omni extras
-  (``ref_audio``, ``ref_text``, ``references``, ``stream``, sampling knobs).
+  (``ref_audio``, ``ref_text``, ``references``, ``stream``, ``language``, sampling knobs).
+
+Both speech bodies take ``language`` (vLLM-Omni's name for it; fish.audio's API has no such field):
+an ISO 639-1 code (``en``, ``de``, ``es``) or espeak-ng voice name that a phoneme model reads the
+text as; unset or ``auto``: the model's default (English). A malformed value is a 422; one that
+espeak-ng does not know is a 400 from a phoneme model, and text models ignore the field.
 - Reference CRUD and codec bodies of fish-speech.
 
 Bytes fields take raw bytes (msgpack) or a base64 string / ``data:`` URL (JSON).
@@ -19,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from s2tts.inference.params import DEFAULT_SAMPLING, MAX_TEMPERATURE
 from s2tts.server.audio_input import decode_base64
+from s2tts.text.frontend import check_language
 from s2tts.text.split import DEFAULT_CHUNK_LENGTH
 
 
@@ -34,6 +40,25 @@ AudioBytes = Annotated[
     bytes,
     BeforeValidator(_bytes_or_base64),
     Field(description="Audio file bytes (msgpack) or base64 / data URL (JSON)."),
+]
+
+
+def _language(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
+        return None
+    if not isinstance(value, str):
+        raise ValueError("language must be a string such as 'en'")
+    return check_language(value.strip())  # TextFrontendError is a ValueError: a 422
+
+
+Language = Annotated[
+    str | None,
+    BeforeValidator(_language),
+    Field(
+        description="Language of the text: ISO 639-1 code (en, de, es...) or espeak-ng voice name, read by "
+        "phoneme models; unset or 'auto': the model's default (English). Text models ignore it.",
+        examples=["en"],
+    ),
 ]
 
 TTSFormat = Literal["wav", "pcm", "mp3", "opus", "flac", "aac"]
@@ -63,7 +88,7 @@ class Prosody(BaseModel):
 
 
 class SamplingFields(BaseModel):
-    """Sampling knobs shared by both speech endpoints (fish's defaults)."""
+    """What both speech endpoints share: sampling knobs (fish's defaults), seed and language."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -83,6 +108,7 @@ class SamplingFields(BaseModel):
     )
     min_new_tokens: int = Field(0, ge=0, le=32768, description="Steps before the end token is allowed.")
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    language: Language = None
 
 
 class ServeTTSRequest(SamplingFields):

@@ -332,6 +332,7 @@ def build_request(
         chunk_length=chunk_length,
         timeout_s=timeout_s,
         first_chunk_frames=first_chunk_frames,
+        language=fields.language,
     )
 
 

@@ -63,7 +63,7 @@ _PUNCT = r"[.,;:!?¡¿…—–\"«»“”()]"
 _CLAUSE_BREAK = re.compile(rf"(\s*(?:(?<!\w){_PUNCT}+|{_PUNCT}+(?!\w))\s*)")
 _WORD = re.compile(r"[^\W_]")  # a letter or digit: something espeak reads
 _LANGUAGE_SWITCH = re.compile(r"\([a-z]{2,3}(?:-[a-z0-9]+)*\)")
-_VOICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,31}")
+_VOICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,31}")  # a language code or espeak voice name
 _TIMEOUT_S = 120.0
 # Kept as written: markup, and phonemes already inside phoneme tokens (a pronunciation given by hand,
 # or text that went through the front end before: converting twice changes nothing).
@@ -166,12 +166,19 @@ class TextFrontend:
         return done.stdout.decode("utf-8", "replace")
 
 
+def check_language(language: str) -> str:
+    """``language`` if it has the form of a language code or espeak-ng voice name (letters, digits,
+    ``_+-``, at most 32 characters), else TextFrontendError. Whether espeak-ng knows it is only
+    found out when a phoneme model runs it; text models ignore the language."""
+    if not isinstance(language, str) or not _VOICE_NAME.fullmatch(language):
+        shown = language[:40] if isinstance(language, str) else language
+        raise TextFrontendError(f"bad language {shown!r}: expected an ISO 639-1 code or espeak-ng voice name")
+    return language
+
+
 def _voice(language: str) -> str:
     """The espeak-ng voice of ``language``; TextFrontendError for a name that is not a voice name."""
-    if not isinstance(language, str) or not _VOICE_NAME.fullmatch(language):
-        raise TextFrontendError(
-            f"bad language {language!r}: expected an ISO 639-1 code or espeak-ng voice name"
-        )
+    check_language(language)
     return ESPEAK_VOICES.get(language.lower(), language)
 
 
