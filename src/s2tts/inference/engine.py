@@ -204,9 +204,7 @@ class TTSEngine:
                 if item.is_last:
                     return
         finally:
-            if not session.finished.is_set():
-                session.cancel()
-                self._wake()
+            self._abandon(session)
 
     async def stream(self, request: SynthesisRequest) -> AsyncIterator[AudioChunk]:
         """Async stream of AudioChunks; closing it (or the consumer going away) cancels the request."""
@@ -233,9 +231,13 @@ class TTSEngine:
                 if item.is_last:
                     return
         finally:
-            if not session.finished.is_set():
-                session.cancel()
-                self._wake()
+            self._abandon(session)
+
+    def _abandon(self, session: Session) -> None:
+        """A consumer stopped reading: cancel its request unless it has finished."""
+        if not session.finished.is_set():
+            session.cancel()
+            self._wake()
 
     def synthesize(self, request: SynthesisRequest) -> np.ndarray:
         """Blocking: the whole audio (n,) float32."""
