@@ -115,9 +115,8 @@ def first_chunk_compute_ms(engine: TTSEngine) -> float:
             decoder.open(0, SamplingParams(min_new_tokens=8), torch.Generator().manual_seed(0))
             start = time.perf_counter()
             decoder.prefill(0, prompt)
-            frames = []
-            for i in range(engine.config.first_chunk_frames):
-                frames.append(decoder.frame([prompt.shape[1] + i]).codes[0])
+            decoder.start(0)
+            frames = [decoder.step(1).frame.codes[0] for _ in range(engine.config.first_chunk_frames)]
             engine.audio.decode([(engine.audio.open(), torch.stack(frames, 1))])
             best = min(best, time.perf_counter() - start)
     return best * 1000

@@ -84,6 +84,8 @@ def test_flags_and_environment_name_the_same_limits() -> None:
     assert (settings.max_sessions, settings.max_queue, settings.queue_timeout_s) == (16, 32, 5.0)
     config = engine_config(settings, args)
     assert (config.max_sessions, config.max_queue) == (16, 32)  # the engine runs what the server admits
+    big = server_settings(args, {"S2TTS_MAX_TEXT_CHARS": "50000"})
+    assert engine_config(big, args).max_text_chars == 50_000  # and takes the texts it admits
     from_env = server_settings(build_parser().parse_args(["serve"]), {"S2TTS_MAX_SESSIONS": "2"})
     assert from_env.max_sessions == 2 and engine_config(from_env, args).max_sessions == 2
 

@@ -95,11 +95,16 @@ def server_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Ser
 
 
 def engine_config(settings: ServerSettings, args: argparse.Namespace) -> EngineConfig:
-    """The engine runs as many requests as the server lets through (``max_sessions``)."""
+    """The engine runs as many requests as the server lets through (``max_sessions``), with the
+    server's text limit (one number: the engine's own default would otherwise refuse what the
+    server admits, or the reverse)."""
     from s2tts.inference.engine import EngineConfig
 
     return EngineConfig(
-        max_sessions=settings.max_sessions, max_queue=settings.max_queue, compile=args.compile
+        max_sessions=settings.max_sessions,
+        max_queue=settings.max_queue,
+        max_text_chars=settings.max_text_chars,
+        compile=args.compile,
     )
 
 

@@ -9,8 +9,12 @@ One engine owns the LM, the codec, the KV caches and a scheduler thread::
                                  finished rows leave, new ones join between frames.
 
 * The slot table: ``_slots[b]`` is the session in row b; the ``Decoder`` (``decoder.py``) holds
-  that row's cache row, sampling settings, generator and hidden state. A leaving row is replaced
-  by the last one (``_release`` moves all of it in one call), so the batch stays dense.
+  that row's cache row, sampling settings, generator, hidden state and stepping state (position,
+  frame budget, frames counted). A leaving row is replaced by the last one (``_release`` moves
+  all of it in one call), so the batch stays dense.
+* One stepper: positions, the frame budget and the ``<|im_end|>``/budget stop are the
+  ``Decoder``'s (``Decoder.step``), the same rules ``generate_*`` run on; the engine adds only
+  what serving needs (text batches, chunks, cancellation, deadlines).
 * Each session has its own ``torch.Generator`` and its noise is drawn from it alone, so a seeded
   request gives the same codes alone or batched.
 * ``compile=True`` compiles the whole decode frame and warms every batch/length bucket before
@@ -55,7 +59,7 @@ from s2tts.errors import (
 )
 from s2tts.inference.audio_stream import AudioStreams
 from s2tts.inference.caches import Prefix, PrefixCache, VoiceCache, audio_key, prompt_key
-from s2tts.inference.decoder import Decoder, frame_budget
+from s2tts.inference.decoder import Decoder
 from s2tts.inference.generate import stack_frames
 from s2tts.inference.metrics import EngineStats, RequestMetrics
 from s2tts.inference.session import Session, Sink
@@ -115,8 +119,6 @@ class TTSEngine:
         self.sample_rate = int(codec.sample_rate)
         self.frame_length = int(codec.frame_length)
         self.frame_rate = self.sample_rate / self.frame_length
-        # Largest code of each codebook (N, 1); ``codec.clamp_codes`` is the public clamp.
-        self._code_limits = torch.tensor(codec.codebook_sizes, dtype=torch.long).view(-1, 1) - 1
         self.device = self.model.slow.embeddings.weight.device
         cache_len = min(self.config.max_seq_len or model_cfg.slow.max_seq_len, model_cfg.slow.max_seq_len)
         self.decoder = Decoder(self.model, self.config.max_sessions, cache_len, compile=self.config.compile)
@@ -202,9 +204,7 @@ class TTSEngine:
                 if item.is_last:
                     return
         finally:
-            if not session.finished.is_set():
-                session.cancel()
-                self._wake()
+            self._abandon(session)
 
     async def stream(self, request: SynthesisRequest) -> AsyncIterator[AudioChunk]:
         """Async stream of AudioChunks; closing it (or the consumer going away) cancels the request."""
@@ -231,9 +231,13 @@ class TTSEngine:
                 if item.is_last:
                     return
         finally:
-            if not session.finished.is_set():
-                session.cancel()
-                self._wake()
+            self._abandon(session)
+
+    def _abandon(self, session: Session) -> None:
+        """A consumer stopped reading: cancel its request unless it has finished."""
+        if not session.finished.is_set():
+            session.cancel()
+            self._wake()
 
     def synthesize(self, request: SynthesisRequest) -> np.ndarray:
         """Blocking: the whole audio (n,) float32."""
@@ -403,7 +407,7 @@ class TTSEngine:
         key = prompt_key(system)
         prefix = self.prefixes.get(key)
         if prefix is not None:
-            self.decoder.slow_cache.load_prefix(s.row, prefix.k, prefix.v)
+            self.decoder.load_prefix(s.row, prefix.k, prefix.v)
             s.metrics.prefix_cache_hit = True
             self.stats.incr("prefix_cache_reused_tokens_total", prefix.length)
         else:
@@ -411,7 +415,6 @@ class TTSEngine:
             s.metrics.prefill_tokens += system.shape[1]
             k, v = self.decoder.slow_cache.read_prefix(s.row, system.shape[1])
             self.prefixes.put(key, Prefix(k, v, hidden))
-        s.cached_len = system.shape[1]
         s.codec_state = self.audio.open()
         self._start_batch(s)
 
@@ -424,39 +427,35 @@ class TTSEngine:
                 f"text batch {s.plan.batch_index + 1}: prompt of {length} tokens does not fit the context "
                 f"of {self.cache_len}; " + too_long_hint(s.plan.prefix_len, self.cache_len)
             )
-        start = min(s.cached_len, s.plan.reusable_len)  # earlier batches may have left the prompt
+        # The cache holds the earlier batches up to the row's position; the prompt repeats them
+        # (and earlier batches may have left it), so prefill starts where both still agree.
+        start = min(self.decoder.position(s.row), s.plan.reusable_len)
         new = prompt[:, start:]
         self.decoder.prefill(s.row, new, start)
         s.metrics.prefill_tokens += new.shape[1]
         self.stats.incr("prefill_tokens_total", new.shape[1])
-        s.cached_len = length
         if s.trace is not None:
             s.trace_prompt = prompt
         params = s.request.sampling
-        s.budget = min(frame_budget(self.cache_len, length, params), s.plan.frame_limit())
         s.batch_frames = []
+        limit = s.plan.frame_limit()
         if self.checkpoint.random_weights and params.min_new_tokens == 0:
             # A random model stops at random; give its noise the length speech of this text would
             # have (about 1.3 frames per UTF-8 byte) so demos and the page always make audio.
             n = max(4, round(1.3 * len(s.plan.batches[s.plan.batch_index].encode())))
             self.decoder.set_params(s.row, replace(params, min_new_tokens=n + 1, max_new_tokens=n + 1))
-            s.budget = min(s.budget, n)
-        else:
-            self.decoder.restart(s.row)
-        if s.budget <= 0:
+            limit = min(limit, n)
+        if self.decoder.start(s.row, limit) <= 0:
             raise PromptTooLongError(f"no room left to generate after a prompt of {length} tokens")
 
     def _decode_step(self) -> None:
         slots = list(self._slots)  # rows as decoded; self._slots changes as sessions leave
-        # Row b's new column goes at its next free position (rows about to end or to prefill a
-        # new text batch write a throwaway column there, never read: a prefill overwrites it).
-        out = self.decoder.frame([min(s.cached_len, self.cache_len - 1) for s in slots])
-        tokens = out.tokens.tolist()
-        codes = out.codes.cpu()
-        logprobs = out.logprobs.float().cpu() if any(s.trace is not None for s in slots) else None
+        # The decoder steps every row at its position and applies the stop rule (budget, <|im_end|>).
+        step = self.decoder.step(len(slots))
+        codes = step.frame.codes.cpu()
+        logprobs = step.frame.logprobs.float().cpu() if any(s.trace is not None for s in slots) else None
         self.stats.step(len(slots), self.config.max_sessions)
         self.stats.incr("frames_total", len(slots))
-        eos = self.model.config.eos_token_id
         due: list[Session] = []
         new_batch: list[Session] = []
         ended: list[Session] = []
@@ -465,7 +464,7 @@ class TTSEngine:
             if s.cancelled.is_set() or (s.deadline is not None and now > s.deadline):
                 ended.append(s)
                 continue
-            if tokens[b] != eos:
+            if step.counted[b]:
                 frame = codes[b]
                 s.batch_frames.append(frame)
                 s.pending.append(frame)
@@ -474,16 +473,12 @@ class TTSEngine:
                     s.trace_logprobs.append(logprobs[b])
                 if len(s.pending) >= s.chunk_target():
                     due.append(s)
-            if tokens[b] == eos or len(s.batch_frames) >= s.budget:
-                # cached_len already counts the frames fed back (all of them after an <|im_end|>,
-                # all but the last on budget); the next prompt repeats them, so prefill starts there.
+            if step.ended[b]:
                 if s.trace is not None and logprobs is not None:
-                    eos_lp = float(logprobs[b, 0]) if tokens[b] == eos else None
+                    eos_lp = float(logprobs[b, 0]) if step.stopped_by_eos(b) else None
                     s.trace_batch(s.batch_frames, self.num_codebooks, eos_lp)
                 s.plan.add_codes(stack_frames(s.batch_frames, self.num_codebooks))
                 (ended if s.plan.done else new_batch).append(s)
-            else:
-                s.cached_len += 1  # this frame's column is in the cache now
         self._emit(due, last=False)
         self._end_all(ended)
         for s in new_batch:
@@ -581,7 +576,7 @@ class TTSEngine:
         row, last = s.row, len(self._slots) - 1
         if row != last:
             mover = self._slots[last]
-            self.decoder.move(last, row, mover.cached_len + 1)
+            self.decoder.move(last, row)
             self._slots[row] = mover
             mover.row = row
         self._slots.pop()

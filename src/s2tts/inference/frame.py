@@ -16,7 +16,7 @@ builds one graph per bucket and, on CUDA, ``mode="reduce-overhead"`` replays it 
 
 Constrained decoding only ever allows ``<|semantic:*|>`` and ``<|im_end|>``, so instead of the
 full-vocabulary logits with a -inf bias the hidden state is multiplied by just those embedding
-rows (:class:`SemanticHead`); the softmax over that subset equals the reference's biased one.
+rows (:class:`ConstrainedHead`); the softmax over that subset equals the reference's biased one.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ MAIN_DRAWS = 2
 
 
 @dataclass(frozen=True)
-class SemanticHead:
+class ConstrainedHead:
     """Output rows of the allowed main tokens: weight (num_semantic + 1, dim), im_end last."""
 
     weight: torch.Tensor
@@ -44,7 +44,7 @@ class SemanticHead:
     eos_token_id: int
 
     @classmethod
-    def from_model(cls, model: DualARTransformer) -> SemanticHead:
+    def from_model(cls, model: DualARTransformer) -> ConstrainedHead:
         cfg = model.config
         emb = model.slow.embeddings.weight
         weight = torch.cat(
@@ -113,7 +113,7 @@ class FrameOut(NamedTuple):
 
 def decode_frame(
     model: DualARTransformer,
-    head: SemanticHead,
+    head: ConstrainedHead,
     hidden: torch.Tensor,
     positions: torch.Tensor,
     slow_cache: KVCache,

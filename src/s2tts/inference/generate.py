@@ -1,13 +1,14 @@
 """Code generation from prepared prompts: a streaming frame iterator and a batched API.
 
-Both run on :class:`s2tts.inference.decoder.Decoder` (the same frame function as the engine):
-``generate_frames`` yields one frame of codes (num_codebooks,) at a time -- what streaming
-needs; ``generate_batch`` runs several prompts together, each row at its own length.
+Both run on :class:`s2tts.inference.decoder.Decoder`, the stepper the engine uses too (the same
+frame function, positions, budget and stop rule): ``generate_frames`` yields one frame of codes
+(num_codebooks,) at a time -- what streaming needs; ``generate_batch`` runs several prompts
+together, each row at its own length.
 
-Stop rule (as the reference): a sequence ends when the main token is ``<|im_end|>`` (that frame
-is not returned) or when its budget (``frame_budget``) is spent. The reference computes one extra
-frame at the end and always drops it; we do not, so ``max_new_tokens = n`` yields at most
-``n - 1`` frames, exactly the reference's output.
+Stop rule (as the reference; ``RowState.advance``): a sequence ends when the main token is
+``<|im_end|>`` (that frame is not returned) or when its budget (``frame_budget``) is spent. The
+reference computes one extra frame at the end and always drops it; we do not, so
+``max_new_tokens = n`` yields at most ``n - 1`` frames, exactly the reference's output.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from s2tts.errors import PromptError
-from s2tts.inference.decoder import Decoder, frame_budget
-from s2tts.inference.frame import FrameOut
+from s2tts.inference.decoder import Decoder, Step, frame_budget
 from s2tts.inference.params import SamplingParams
 from s2tts.models.dual_ar import DualARTransformer
 
@@ -48,50 +48,32 @@ def decode_rows(
     compile: bool = False,
     want_logits: bool = False,
     decoder: Decoder | None = None,
-) -> Iterator[tuple[list[bool], FrameOut]]:
-    """The generation loop: prefill every prompt into its own slot, then one frame per step.
+) -> Iterator[Step]:
+    """A fixed batch on the one stepper: prefill every prompt into its own slot, then
+    :meth:`Decoder.step` until every row's text batch has ended (positions, counts, budgets and
+    stops are the decoder's). Yields each step; ``step.counted[b]`` says row b's frame counts.
 
     ``decoder``: reuse one (e.g. compiled and warmed up) instead of making one per call; it needs
     a slot per prompt, and its cache length is then the context.
-
-    Yields (live, out) per frame: ``live[b]`` says row b's frame counts (not ended by
-    ``<|im_end|>`` and within its budget); finished rows keep stepping until all are done (their
-    outputs are ignored). Stops when every row has finished.
     """
     for p in prompts:
         check_prompt(model, p)
     if decoder is not None and decoder.max_batch < len(prompts):
         raise PromptError(f"{len(prompts)} prompts for a decoder of {decoder.max_batch} slots")
     context = model.config.slow.max_seq_len if decoder is None else decoder.cache_len
-    lengths = [p.shape[1] for p in prompts]
-    budgets = [frame_budget(context, n, prm) for n, prm in zip(lengths, params, strict=True)]
+    budgets = [frame_budget(context, p.shape[1], prm) for p, prm in zip(prompts, params, strict=True)]
     if all(b <= 0 for b in budgets):
         return
-    if decoder is None:
-        cache_len = max(n + b for n, b in zip(lengths, budgets, strict=True))
+    if decoder is None:  # a cache just long enough for the longest row: its prompt and budget
+        cache_len = max(p.shape[1] + b for p, b in zip(prompts, budgets, strict=True))
         decoder = Decoder(model, len(prompts), cache_len, compile=compile)
-    cache_len = decoder.cache_len
     for row, (prompt, prm, gen) in enumerate(zip(prompts, params, generators, strict=True)):
         decoder.open(row, prm, gen)
-        decoder.prefill(row, prompt)
-    eos = model.config.eos_token_id
-    produced = [0] * len(prompts)
-    done = [b <= 0 for b in budgets]
-    while not all(done):
-        # A frame's column goes after the prompt and the frames before it; a finished row keeps
-        # writing at its last free position (never read again).
-        positions = [min(n + k, cache_len - 1) for n, k in zip(lengths, produced, strict=True)]
-        out = decoder.frame(positions, want_logits=want_logits)
-        tokens = out.tokens.tolist()
-        live = []
-        for b, tok in enumerate(tokens):
-            ok = not done[b] and tok != eos
-            live.append(ok)
-            if ok:
-                produced[b] += 1
-            if not ok or produced[b] >= budgets[b]:
-                done[b] = True
-        yield live, out
+        if budgets[row] > 0:  # (a row with no budget is done from the start)
+            decoder.prefill(row, prompt)
+            decoder.start(row)
+    while decoder.running(len(prompts)):
+        yield decoder.step(len(prompts), want_logits=want_logits)
 
 
 def generate_frames(
@@ -108,14 +90,15 @@ def generate_frames(
     logits_out, when given, collects each frame's constrained main-token logits under "slow"
     (1, num_semantic + 1) and the fast steps' logits under "fast" (1, N - 1, codebook_size)."""
     params = params or SamplingParams()
-    for live, out in decode_rows(
+    for step in decode_rows(
         model, [prompt], [params], [generator], compile=compile, want_logits=logits_out is not None
     ):
+        out = step.frame
         if logits_out is not None:
             assert out.slow_logits is not None and out.fast_logits is not None
             logits_out.setdefault("slow", []).append(out.slow_logits)
             logits_out.setdefault("fast", []).append(out.fast_logits)
-        if not live[0]:
+        if not step.counted[0]:
             return
         yield out.codes[0]
 
@@ -152,8 +135,8 @@ def generate_batch(
     if len(plist) != bsz or len(gens) != bsz:
         raise PromptError("params and generators must match the number of prompts")
     outputs: list[list[torch.Tensor]] = [[] for _ in range(bsz)]
-    for live, out in decode_rows(model, prompts, plist, gens, compile=compile, decoder=decoder):
+    for step in decode_rows(model, prompts, plist, gens, compile=compile, decoder=decoder):
         for b in range(bsz):
-            if live[b]:
-                outputs[b].append(out.codes[b])
+            if step.counted[b]:
+                outputs[b].append(step.frame.codes[b])
     return [stack_frames(o, model.config.num_codebooks) for o in outputs]

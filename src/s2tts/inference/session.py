@@ -19,8 +19,9 @@ Sink = Callable[[AudioChunk | BaseException], None]
 class Session:
     """One request being served. Owned by the engine thread once admitted.
 
-    row: its slot in the batch (rows 0..B-1 of the decoder's slot table). cached_len: positions
-    of its cache row that hold valid keys/values (the next frame's column goes there).
+    row: its slot in the batch (rows 0..B-1 of the decoder's slot table, which also keeps the
+    row's cache position, frame budget and stop state). batch_frames: the current text batch's
+    counted frames; pending: frames not yet decoded to audio.
     """
 
     request: SynthesisRequest
@@ -32,8 +33,6 @@ class Session:
     chunk_frames: int
     deadline: float | None = None
     row: int = -1
-    cached_len: int = 0
-    budget: int = 0
     codec_state: object | None = None
     batch_frames: list[torch.Tensor] = field(default_factory=list)
     pending: list[torch.Tensor] = field(default_factory=list)

@@ -75,7 +75,7 @@ def build_router(ctx: ServerContext) -> APIRouter:
     )
     async def decode(request: Request) -> Response:
         body = VQGANDecodeRequest.model_validate(await read_body(request, ctx.settings.max_body_bytes))
-        frame_rate = engine.sample_rate / engine.frame_length
+        frame_rate = engine.frame_rate
         max_frames = int(ctx.settings.max_codec_seconds * frame_rate)
         total = sum(len(item[0]) if item else 0 for item in body.tokens)
         if total > max_frames:

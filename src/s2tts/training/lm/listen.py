@@ -73,7 +73,7 @@ def write_sample(
         temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k, max_new_tokens=cfg.max_frames
     )
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    frames = [f.cpu() for f in generate_long_frames(twin, builder, cfg.text, (), params, 300, gen)]
+    frames = [f.cpu() for f in generate_long_frames(twin, builder, cfg.text, (), params, generator=gen)]
     codes = stack_frames(frames, model.config.num_codebooks)
     out = out_dir / "samples"
     out.mkdir(parents=True, exist_ok=True)
