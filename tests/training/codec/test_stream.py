@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from s2tts.cli import main as cli_main
 from s2tts.data.manifest import Utterance, write_manifest
 from s2tts.errors import TrainingDataError
 from s2tts.training.checkpointing import Checkpointer
@@ -159,6 +160,15 @@ def test_a_manifest_selects_its_split(tmp_path: Path) -> None:
         list_manifest(corpus, "heldout_speaker")
     with pytest.raises(TrainingDataError, match="manifest not found"):
         list_manifest(tmp_path / "nowhere", "train")
+
+
+def test_bad_data_settings_are_one_line_errors(tmp_path: Path, capsys) -> None:
+    base = ["train", "codec", f"out_dir={tmp_path / 'run'}", "model.preset=tiny"]
+    assert cli_main([*base, f"data.audio_dir={tmp_path}", f"data.manifest={tmp_path}"]) != 0
+    assert "data.audio_dir or data.manifest, not both" in capsys.readouterr().err
+    assert cli_main([*base, f"data.manifest={tmp_path}", "data.stream=true"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "manifest not found" in err[0]
 
 
 def test_streaming_training_resumes_exactly(tmp_path: Path, speech_dir: Path) -> None:
