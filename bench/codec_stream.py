@@ -186,6 +186,7 @@ def main() -> None:
         )
         out.update(
             in_memory_hours=memory_s / 3600,
+            in_memory_files=mem.get("files"),
             in_memory_peak_rss_mb=mem.get("peak_rss_mb"),
             in_memory_waveform_mb=mem.get("waveform_mb"),
             in_memory_mb_per_hour=mem["waveform_mb"] * 3600 / memory_s if "waveform_mb" in mem else None,
