@@ -65,7 +65,9 @@ def throughput(args, folder: Path, cache: Path) -> dict:
     }
     precision, dist = Precision.parse("fp32", torch.device("cpu")), DistInfo()
     # per mode: wall and CPU seconds of drawing each batch and of each step
-    times = {m: {k: [] for k in ("data", "step", "data_cpu", "step_cpu")} for m in samplers}
+    times: dict[str, dict[str, list[float]]] = {
+        m: {k: [] for k in ("data", "step", "data_cpu", "step_cpu")} for m in samplers
+    }
     loads = [load_average()]
     for i in range(args.steps + 1):  # the first round warms up and is not counted
         for mode, sampler in samplers.items():

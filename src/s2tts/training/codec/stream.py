@@ -85,7 +85,9 @@ def _write_cache(path: Path, root: Path, entries: list[IndexEntry]) -> None:
 class StreamingClips:
     """Clips read from disk on demand; holds paths and lengths only (a :class:`ClipSource`)."""
 
-    def __init__(self, root: str | Path, entries: Sequence[IndexEntry], sample_rate: int, min_samples: int):
+    def __init__(
+        self, root: str | Path, entries: Sequence[IndexEntry], sample_rate: int, min_samples: int
+    ) -> None:
         self.root = Path(root)
         self.sample_rate = sample_rate
         kept = [e for e in entries if resampled_length(e.frames, e.rate, sample_rate) >= min_samples]
@@ -101,5 +103,6 @@ class StreamingClips:
         return self.lengths[index]
 
     def segment(self, index: int, start: int, count: int) -> torch.Tensor:
+        """(m,) float32 at the codec rate, m < count only at the clip's end."""
         audio = read_segment(self.root / self.paths[index], start, count, self.sample_rate)
         return torch.from_numpy(audio)
