@@ -24,7 +24,9 @@ def test_two_processes_match_one(tmp_path, speech_dir):
     # quantiser is bypassed (warm-up path): its nearest-code choices are discrete, so float-order
     # noise between one and two processes could flip a near-tie and part the runs by a whole code.
     extra = ("data.batch_size=4", "steps=2", "phases.unquantized_steps=100", "phases.gan_start=1")
-    overrides = tiny_run(tmp_path / "ddp", speech_dir, *extra, "device=cpu")
+    # the two processes stream their crops (rank 0 indexes, rank 1 reads the cache); the one
+    # process holds the audio in memory: the same crops to float rounding
+    overrides = tiny_run(tmp_path / "ddp", speech_dir, *extra, "device=cpu", "data.stream=true")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     proc = subprocess.run(
@@ -37,7 +39,7 @@ def test_two_processes_match_one(tmp_path, speech_dir):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])  # printed once, by rank 0
-    assert summary["steps"] == 2
+    assert summary["steps"] == 2 and (tmp_path / "ddp" / "audio-index.json").is_file()
     train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "one", speech_dir, *extra)))
     two = Checkpointer.read(Checkpointer(tmp_path / "ddp" / "checkpoints").latest())["objects"]
     one = Checkpointer.read(Checkpointer(tmp_path / "one" / "checkpoints").latest())["objects"]

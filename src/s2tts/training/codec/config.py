@@ -30,7 +30,10 @@ class ModelSection:
 @dataclass
 class DataSection:
     audio_dir: str | None = None  # any folder of audio files
+    manifest: str | None = None  # or: a corpus manifest (manifest.parquet or its directory)
+    split: str = "train"  # the manifest rows to train on ("" for every row)
     synthetic: int = 0  # or: this many espeak-ng utterances written under out_dir/synthetic
+    stream: bool = False  # read each crop from disk (an index cached in out_dir), not all audio in memory
     crop_seconds: float = 1.0
     batch_size: int = 8  # global, split across processes
     val_clips: int = 4  # the first files, cropped to val_seconds, also used for training

@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,7 +33,17 @@ from s2tts.models.codec.codec import Codec
 from s2tts.models.codec.config import CodecConfig, DecoderConfig
 from s2tts.training.checkpointing import Checkpointer, GeneratorState, ModelState, OptimizerState
 from s2tts.training.codec.config import CodecTrainConfig
-from s2tts.training.codec.data import CropSampler, crop_samples, fixed_crops, load_folder, synthesize_corpus
+from s2tts.training.codec.data import (
+    ClipSource,
+    CropSampler,
+    InMemoryClips,
+    crop_samples,
+    fixed_crops,
+    list_audio,
+    list_manifest,
+    load_folder,
+    synthesize_corpus,
+)
 from s2tts.training.codec.discriminators import Discriminators
 from s2tts.training.codec.distill import SemanticHead, distill_loss, resample_frames
 from s2tts.training.codec.export import export_codec
@@ -46,6 +57,7 @@ from s2tts.training.codec.losses import (
 )
 from s2tts.training.codec.presets import codec_preset
 from s2tts.training.codec.quantize import CodebookEMA, _gather, all_vqs, kmeans_init, sample_active
+from s2tts.training.codec.stream import StreamingClips, build_index
 from s2tts.training.codec.validate import validate
 from s2tts.training.distributed import DistInfo, finish, init_distributed, unwrap, wrap_ddp
 from s2tts.training.guards import check_finite
@@ -102,19 +114,35 @@ def build_codec(cfg: CodecTrainConfig) -> Codec:
     return add_weight_norm(Codec(config).train())
 
 
-def _clips(cfg: CodecTrainConfig, codec: Codec, dist: DistInfo) -> list:
+def _source(cfg: CodecTrainConfig, codec: Codec, dist: DistInfo) -> ClipSource:
+    """The training clips: held in memory, or (``data.stream``) indexed and read crop by crop."""
     d = cfg.data
-    folder = d.audio_dir
-    if folder is None:
-        if d.synthetic <= 0:
-            raise TrainConfigError(
-                "set data.audio_dir (a folder of audio) or data.synthetic (espeak-ng clips)"
-            )
-        folder = cfg.out_dir / "synthetic"
+    if d.audio_dir is not None and d.manifest is not None:
+        raise TrainConfigError("set data.audio_dir or data.manifest, not both")
+    if d.manifest is not None:
+        root, names = list_manifest(d.manifest, d.split)
+    elif d.audio_dir is not None:
+        root = Path(d.audio_dir)
+        names = list_audio(root)
+    elif d.synthetic > 0:
+        root = cfg.out_dir / "synthetic"
         if dist.is_main:
-            synthesize_corpus(folder, d.synthetic, cfg.seed)
+            synthesize_corpus(root, d.synthetic, cfg.seed)
         dist.barrier()
-    return load_folder(folder, codec.sample_rate, min_samples=codec.frame_length)
+        names = list_audio(root)
+    else:
+        raise TrainConfigError(
+            "set data.audio_dir (a folder of audio), data.manifest or data.synthetic (espeak-ng clips)"
+        )
+    if not d.stream:
+        return InMemoryClips(load_folder(root, codec.sample_rate, codec.frame_length, names))
+    cache = cfg.out_dir / "audio-index.json"
+    # one process reads the headers; the others find the cache
+    entries = build_index(root, names, cache, progress=True) if dist.is_main else None
+    dist.barrier()
+    if entries is None:
+        entries = build_index(root, names, cache, progress=False)
+    return StreamingClips(root, entries, codec.sample_rate, codec.frame_length)
 
 
 @dataclass
@@ -149,7 +177,7 @@ def train(cfg: CodecTrainConfig) -> dict[str, Any]:
         dist.device
     )
 
-    clips = _clips(cfg, codec, dist)
+    clips = _source(cfg, codec, dist)
     crop = crop_samples(cfg.data.crop_seconds, codec.sample_rate, codec.frame_length)
     sampler = CropSampler(clips, crop, cfg.data.batch_size, dist.rank, dist.world_size, cfg.seed)
     val_audio = fixed_crops(
