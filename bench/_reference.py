@@ -24,10 +24,12 @@ Its decode loop reads the end-token id from ``model.tokenizer``; a random-weight
 tokenizer files, so the model gets a two-line object that answers that one id (the model itself is
 the reference's, untouched).
 
-The reference's ``inference`` module imports its tokenizer and conversation modules, hence
-``transformers`` (installed with our ``dev`` extra, which also brings ``einops``, ``loguru`` and
-``loralib`` for its model module); importing it also applies its inductor settings, which belong
-to how it compiles. Run as ``python bench/_reference.py --child --reference-dir DIR ...``; the
+The reference's modules are imported as its package, not loaded file by file: its decode module
+imports its tokenizer and conversation modules at the top, so loading only the needed files would
+still pull ``transformers`` (or need a stand-in module, which we avoid); ``transformers`` is light
+enough here (a few seconds of import, before any timing) and comes with our ``dev`` extra, beside
+``einops``, ``loguru`` and ``loralib`` for its model module. Importing its decode module also
+applies its inductor settings, which belong to how it compiles. Run as ``python bench/_reference.py --child --reference-dir DIR ...``; the
 last stdout line is one JSON object with the same keys as ``bench/lm_decode.py``'s children.
 """
 
