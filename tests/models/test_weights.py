@@ -117,3 +117,9 @@ def test_load_gives_training_layout_and_prepare_gives_decode_layout(tmp_path: Pa
     assert load_file(str(tmp_path / "model.safetensors"))["audio_decoder.output.weight"].is_contiguous()
     bf16 = prepare_for_decode(load_model(PARITY / "lm_a", dtype=torch.bfloat16))
     assert bf16.fast.layers[0].feed_forward.w1.weight.is_contiguous()  # row-major is faster for bf16
+    # A compiled frame's fused one-row products want row-major weights: preparing for it
+    # switches the column-major layout back, values unchanged.
+    prepare_for_decode(model, compile=True)
+    weight = model.fast.layers[0].feed_forward.w1.weight
+    assert weight.is_contiguous() and model.slow.layers[0].attention.wqkv.weight.is_contiguous()
+    assert torch.equal(weight, raw["audio_decoder.layers.0.feed_forward.w1.weight"])

@@ -149,7 +149,7 @@ class Decoder:
         self.model = model
         self.config = model.config
         self.device = model.slow.embeddings.weight.device
-        self.head = ConstrainedHead.from_model(model)
+        self.head = ConstrainedHead.from_model(model, decode_layout=not compile)
         self.slow_cache, self.fast_cache = model.allocate_caches(max_batch, max_seq_len)
         self.max_batch = max_batch
         self.cache_len = self.slow_cache.max_seq_len

@@ -30,6 +30,7 @@ from s2tts.inference.sampling import Filter, candidates, draw, filter_candidates
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.models.kv_cache import KVCache
 from s2tts.models.layout import column_major, wants_column_major
+from s2tts.models.products import linear, row_product, use_row_product
 
 # Noise slots per row and frame: the normal and the RAS main-token draws, then codebooks 1..N-1.
 MAIN_DRAWS = 2
@@ -44,14 +45,17 @@ class ConstrainedHead:
     eos_token_id: int
 
     @classmethod
-    def from_model(cls, model: DualARTransformer) -> ConstrainedHead:
+    def from_model(cls, model: DualARTransformer, decode_layout: bool = True) -> ConstrainedHead:
+        """The head's rows from the model's embeddings; ``decode_layout``: store fp32 CPU rows
+        column-major for the library's batch-1 product (eager decoding), else row-major (the
+        compiled frame's fused one-row product, ``models.products``)."""
         cfg = model.config
         emb = model.slow.embeddings.weight
         weight = torch.cat(
             [emb[cfg.semantic_begin_id : cfg.semantic_end_id + 1], emb[cfg.eos_token_id :][:1]]
         )
         weight = weight.detach().contiguous()
-        if wants_column_major(weight):  # a batch-1 product streams it faster (models.layout)
+        if decode_layout and wants_column_major(weight):  # see models.layout
             weight = column_major(weight)
         return cls(weight, cfg.semantic_begin_id, cfg.eos_token_id)
 
@@ -61,6 +65,8 @@ class ConstrainedHead:
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """hidden (B, dim) -> constrained logits (B, num_semantic + 1)."""
+        if use_row_product(hidden, self.weight):
+            return row_product(hidden, self.weight)
         return hidden @ self.weight.t()
 
     def to_token_ids(self, index: torch.Tensor) -> torch.Tensor:
@@ -168,7 +174,7 @@ def decode_frame(
     fast_logits = []
     # Positions 0 (the slow state, whose output is unused) and 1 (code 0) in one pass: the fast
     # weights are read once for both instead of twice.
-    step_in = torch.stack([fast.project_in(hidden), fast.embeddings(code)], dim=1)  # (B, 2, dim)
+    step_in = torch.stack([linear(fast.project_in, hidden), fast.embeddings(code)], dim=1)  # (B, 2, dim)
     for k in range(1, n):
         if k > 1:
             step_in = fast.embeddings(code).unsqueeze(1)

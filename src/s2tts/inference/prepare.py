@@ -7,7 +7,9 @@ in place, so it is done once, here:
 1. device and dtype;
 2. int8 weight-only quantization of every Linear (``quantize="int8"``, ``s2tts.inference.quantize``);
 3. the CPU decode layout: fp32 CPU Linear weights stored column-major (``models.layout``),
-   faster for batch-1 matrix-vector products.
+   faster for the library's batch-1 matrix-vector products -- unless the decode frame will be
+   compiled (``compile=True``): its one-row products are fused reductions that stream the
+   row-major layout fastest (``models.products``), so the weights stay (or become) row-major.
 
 Compiling the decode frame is the decoder's business (``s2tts.inference.decoder``), since a
 compiled function is tied to its batch buckets, not to the model.
@@ -20,7 +22,7 @@ import torch
 from s2tts.errors import ConfigError
 from s2tts.inference.quantize import QUANTIZE_MODES, is_quantized, quantize_int8
 from s2tts.models.dual_ar import DualARTransformer
-from s2tts.models.layout import use_decode_layout
+from s2tts.models.layout import use_decode_layout, use_row_major
 from s2tts.models.weights import parse_dtype
 
 
@@ -41,8 +43,11 @@ def prepare_for_decode(
     dtype: str | torch.dtype | None = None,
     quantize: str | None = None,
     device: torch.device | str | None = None,
+    compile: bool = False,
 ) -> DualARTransformer:
-    """Apply device/dtype, optional int8 quantization and the CPU decode layout, in place.
+    """Apply device/dtype, optional int8 quantization and the decode layout, in place.
+
+    ``compile``: the model will decode through a compiled frame (``Decoder(compile=True)``).
 
     Idempotent: preparing a prepared model changes nothing. Returns the model in eval mode.
     """
@@ -51,4 +56,4 @@ def prepare_for_decode(
         model.to(device=device, dtype=None if dtype is None else parse_dtype(dtype))
     if mode == "int8" and not is_quantized(model):
         quantize_int8(model)
-    return use_decode_layout(model).eval()
+    return (use_row_major(model) if compile else use_decode_layout(model)).eval()

@@ -16,6 +16,7 @@ from s2tts.models.config import DualARConfig
 from s2tts.models.kv_cache import KVCache
 from s2tts.models.layers import TransformerBlock
 from s2tts.models.norm import RMSNorm
+from s2tts.models.products import linear
 from s2tts.models.rope import rope_table
 
 
@@ -59,7 +60,7 @@ class FastTransformer(nn.Module):
         rope = self.rope[pos]
         for layer in self.layers:
             x = layer(x, rope, mask, cache, input_pos)
-        return self.output(self.norm(x[:, -1]))
+        return linear(self.output, self.norm(x[:, -1]))
 
     def teacher_forced(self, hidden: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """hidden: (N, slow_dim) normed slow states; codes: (N, num_codebooks) targets.

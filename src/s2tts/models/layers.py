@@ -26,6 +26,7 @@ from torch import nn
 from s2tts.models.config import TransformerConfig
 from s2tts.models.kv_cache import KVCache
 from s2tts.models.norm import RMSNorm, rms_normalize
+from s2tts.models.products import linear
 from s2tts.models.rope import apply_rope
 
 
@@ -69,7 +70,7 @@ class Attention(nn.Module):
         """
         bsz, seqlen, _ = x.shape
         q_size, kv_size = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
-        qkv = self.wqkv(x)
+        qkv = linear(self.wqkv, x)
         v = qkv[..., q_size + kv_size :].view(bsz, seqlen, self.n_kv_head, self.head_dim)
         # q and k are adjacent: normalize and rotate them together (fewer kernels per decode
         # step; per element the same arithmetic as q_norm(q) and k_norm(k) apart).
@@ -98,7 +99,7 @@ class Attention(nn.Module):
             is_causal=mask is None and cache is None,
             enable_gqa=self.n_head != self.n_kv_head,
         )
-        return self.wo(out.transpose(1, 2).reshape(bsz, seqlen, q_size))
+        return linear(self.wo, out.transpose(1, 2).reshape(bsz, seqlen, q_size))
 
 
 class FeedForward(nn.Module):
@@ -111,7 +112,7 @@ class FeedForward(nn.Module):
         self.w2 = nn.Linear(cfg.intermediate_size, cfg.dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+        return linear(self.w2, F.silu(linear(self.w1, x)) * linear(self.w3, x))
 
 
 class TransformerBlock(nn.Module):

@@ -5,7 +5,9 @@ fp32 matrix-vector product is 1.7-1.9x faster when the (out, in) weight is store
 i.e. as the transpose of a contiguous (in, out) tensor; at batch >= 8 the two layouts are equal,
 and for bf16 the row-major layout is much faster. ``use_decode_layout`` switches fp32 CPU
 weights to column-major storage in place: shapes, values and state-dict keys are unchanged
-(``save_model`` writes contiguous tensors), only the strides differ.
+(``save_model`` writes contiguous tensors), only the strides differ. A compiled decode frame
+wants the row-major layout back (``use_row_major``): its one-row products are generated
+reduction loops (``models.products``) that stream row-major weights fastest.
 """
 
 from __future__ import annotations
@@ -33,4 +35,13 @@ def use_decode_layout(model: nn.Module) -> nn.Module:
         ):
             grad = module.weight.requires_grad
             module.weight = nn.Parameter(column_major(module.weight), requires_grad=grad)
+    return model
+
+
+def use_row_major(model: nn.Module) -> nn.Module:
+    """Store every ``nn.Linear`` weight contiguous (row-major) again (idempotent); returns the model."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and not module.weight.is_contiguous():
+            grad = module.weight.requires_grad
+            module.weight = nn.Parameter(module.weight.detach().contiguous(), requires_grad=grad)
     return model
