@@ -139,7 +139,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         init_checkpoint(tmp, "bench-small", seed=0, codec_preset="small")
         ckpt = load_checkpoint(tmp, dtype=args.dtype)
-        prepare_for_decode(ckpt.model, quantize=args.quantize)
+        prepare_for_decode(ckpt.model, quantize=args.quantize, compile=args.compile, batch=max(levels))
         codec = load_codec(tmp)
     results: dict[str, object] = {
         "threads": args.threads,
@@ -204,7 +204,7 @@ def cuda_s2pro(frames: int) -> dict:
     out: dict[str, object] = {"device": torch.cuda.get_device_name()}
     for quantize in (None, "int8"):
         model = prepare_for_decode(
-            random_model(config, seed=0, dtype="bfloat16", device="cuda"), quantize=quantize
+            random_model(config, seed=0, dtype="bfloat16", device="cuda"), quantize=quantize, compile=True
         )
         ckpt = S2Checkpoint(model=model, tokenizer=tok, directory=Path("."))
         name = quantize or "bf16"

@@ -68,14 +68,21 @@ REFERENCE_CONFIGS = [
 ]
 
 
-def _model(dtype: str, quantize: str | None, device: str, preset: str = "bench-small"):
+def _model(
+    dtype: str,
+    quantize: str | None,
+    device: str,
+    preset: str = "bench-small",
+    compile: bool = False,
+    batch: int = 1,
+):
     from s2tts.checkpoint import random_model
     from s2tts.inference.prepare import prepare_for_decode
     from s2tts.models.config import DualARConfig
 
     torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
     model = random_model(DualARConfig.preset(preset), seed=0, dtype=torch_dtype, device=device)
-    return prepare_for_decode(model, quantize=quantize)
+    return prepare_for_decode(model, quantize=quantize, compile=compile, batch=batch)
 
 
 def prompt_for(cfg, seed: int, device: str) -> torch.Tensor:
@@ -92,7 +99,9 @@ def child(args: argparse.Namespace) -> dict:
     from s2tts.inference.params import SamplingParams
 
     torch.set_num_threads(args.threads)
-    model = _model(args.dtype, args.quantize, args.device, args.preset)
+    model = _model(
+        args.dtype, args.quantize, args.device, args.preset, compile=args.mode == "compiled", batch=args.batch
+    )
     frames = args.frames
     params = SamplingParams(
         top_k=30, top_p=0.8, temperature=0.8, max_new_tokens=frames + 1, min_new_tokens=frames + 1

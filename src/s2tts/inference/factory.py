@@ -64,18 +64,22 @@ def load_engine(
 ) -> TTSEngine:
     """LM + tokenizer + codec from one directory (``codec.pth`` or ``codec.safetensors`` beside
     the LM files) -> a running TTSEngine. The LM is prepared for decoding (``prepare_for_decode``:
-    CPU decode layout, ``quantize="int8"`` for weight-only int8). No ``checkpoint``: the default
+    the CPU layout that suits eager or, with ``config.compile``, compiled frames; ``quantize="int8"``
+    for weight-only int8). No ``checkpoint``: the default
     model (``default_model_dir(packaged)``). Weights stored in fp16 load in ``dtype``."""
     from s2tts.models.codec import load_codec
 
     directory = Path(checkpoint) if checkpoint is not None else default_model_dir(packaged)
     check_quantize(quantize)
     ckpt = load_checkpoint(directory, dtype=dtype, device=device)
-    prepare_for_decode(ckpt.model, quantize=quantize)
+    engine_config = config or EngineConfig()
+    prepare_for_decode(
+        ckpt.model, quantize=quantize, compile=engine_config.compile, batch=engine_config.max_sessions
+    )
     codec_path = ckpt.codec_path()
     if codec_path is None:
         raise WeightsError(
             f"no codec in {directory}: put codec.pth (or codec.safetensors) beside the LM files"
         )
     codec = load_codec(codec_path, device=device)
-    return TTSEngine(ckpt, codec, config)
+    return TTSEngine(ckpt, codec, engine_config)

@@ -9,7 +9,10 @@ in place, so it is done once, here:
 3. the CPU decode layout: fp32 CPU Linear weights stored column-major (``models.layout``),
    faster for the library's batch-1 matrix-vector products -- unless the decode frame will be
    compiled (``compile=True``): its one-row products are fused reductions that stream the
-   row-major layout fastest (``models.products``), so the weights stay (or become) row-major.
+   row-major layout fastest (``models.products``), so the weights stay (or become) row-major;
+4. for a caller that decodes several rows at once (``batch`` > 1: the engine's slots) in eager
+   fp32 on the CPU, a oneDNN-packed copy of each Linear weight for its multi-row products
+   (``s2tts.inference.packed``; the Linear layers then take twice their memory).
 
 Compiling the decode frame is the decoder's business (``s2tts.inference.decoder``), since a
 compiled function is tied to its batch buckets, not to the model.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import torch
 
 from s2tts.errors import ConfigError
+from s2tts.inference.packed import pack_linears, packing_available, unpack_linears
 from s2tts.inference.quantize import QUANTIZE_MODES, is_quantized, quantize_int8
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.models.layout import use_decode_layout, use_row_major
@@ -44,16 +48,24 @@ def prepare_for_decode(
     quantize: str | None = None,
     device: torch.device | str | None = None,
     compile: bool = False,
+    batch: int = 1,
 ) -> DualARTransformer:
     """Apply device/dtype, optional int8 quantization and the decode layout, in place.
 
     ``compile``: the model will decode through a compiled frame (``Decoder(compile=True)``).
+    ``batch``: the most rows the caller decodes at once (the engine's ``max_sessions``).
 
     Idempotent: preparing a prepared model changes nothing. Returns the model in eval mode.
     """
     mode = check_quantize(quantize)
+    unpack_linears(model)
     if device is not None or dtype is not None:
         model.to(device=device, dtype=None if dtype is None else parse_dtype(dtype))
     if mode == "int8" and not is_quantized(model):
         quantize_int8(model)
-    return (use_row_major(model) if compile else use_decode_layout(model)).eval()
+    if compile:
+        return use_row_major(model).eval()
+    use_decode_layout(model)
+    if batch > 1 and packing_available():
+        pack_linears(model, batch)
+    return model.eval()
