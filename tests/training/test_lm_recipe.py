@@ -207,3 +207,5 @@ def test_bf16_on_cpu(tmp_path: Path, precision: str) -> None:
     assert low["final_loss"] == pytest.approx(fp32["final_loss"], rel=0.05)  # same run, bf16 rounding
     dtypes = {v.dtype for v in _weights(Path(low["checkpoint"])).values()}
     assert dtypes == ({torch.bfloat16} if precision == "bf16-true" else {torch.float32})
+    logged = [json.loads(line) for line in (tmp_path / precision / "metrics.jsonl").read_text().splitlines()]
+    assert {"step": 0, "precision": precision}.items() <= logged[0].items()  # what the run trained in

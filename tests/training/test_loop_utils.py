@@ -15,7 +15,7 @@ from s2tts.training.distributed import DistInfo, all_reduce_mean, any_rank, fini
 from s2tts.training.guards import check_finite
 from s2tts.training.interrupt import StopOnSignal
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, read_metrics
-from s2tts.training.precision import Precision
+from s2tts.training.precision import Precision, cpu_has_native_bf16, resolve_auto
 
 
 def test_metrics_jsonl_tensorboard_and_plot(tmp_path: Path) -> None:
@@ -89,3 +89,16 @@ def test_precision() -> None:
         Precision.parse("fp16", cpu)
     with pytest.raises(TrainConfigError):
         Precision.parse("fp8", cpu)
+
+
+ZEN4_FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_bf16 avx512_vnni\n"
+AVX2_FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n"
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it() -> None:
+    cpu = torch.device("cpu")
+    assert cpu_has_native_bf16(ZEN4_FLAGS) and not cpu_has_native_bf16(AVX2_FLAGS)
+    assert cpu_has_native_bf16("flags : amx_tile amx_bf16 avx2")
+    assert resolve_auto(cpu, ZEN4_FLAGS) == "bf16" and resolve_auto(cpu, AVX2_FLAGS) == "fp32"
+    # On this machine: whatever its flags say, "auto" resolves to a concrete precision.
+    assert Precision.parse("auto", cpu).name == ("bf16" if cpu_has_native_bf16() else "fp32")

@@ -220,6 +220,7 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
         return ckpt.save(step, objects, extra=extra)
 
     log = MetricsLogger(out, enabled=dist.is_main)
+    log.log(start, {"precision": prec.name})  # what ``auto`` resolved to on this machine, each start
     bar = progress_bar(cfg.steps, initial=start, enabled=dist.is_main, desc="train lm")
     params = [p for p in wrapped.parameters() if p.requires_grad]
     scaler = prec.grad_scaler()
