@@ -22,12 +22,22 @@ def test_onednn_is_available_here() -> None:
     assert packing_available()
 
 
+def _calls_onednn(fn) -> bool:
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    return any("_linear_pointwise" in event.name for event in prof.events())
+
+
 def test_packed_linear_computes_the_linear_for_any_number_of_rows() -> None:
+    """Several rows go through the packed oneDNN weight, one row through F.linear; both give
+    the Linear's values."""
     layer = nn.Linear(48, 80)
     packed = PackedLinear(layer, batch_hint=8)
     for shape in [(1, 48), (1, 1, 48), (4, 48), (2, 3, 48), (69, 48)]:
         x = torch.randn(*shape, generator=torch.Generator().manual_seed(shape[0]))
         torch.testing.assert_close(packed(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
+        rows = x.numel() // x.shape[-1]
+        assert _calls_onednn(lambda x=x: packed(x)) == (rows > 1)
 
 
 def test_packing_keeps_weights_and_keys_and_unpacks() -> None:

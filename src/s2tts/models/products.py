@@ -12,9 +12,8 @@ library's blocked GEMM is the safer choice. ``bench/lm_decode.py`` measures the 
 ``docs/benchmarks.md`` has the figures.
 
 :func:`linear` picks the form: the reduction only for at most :data:`MAX_ROWS` rows, on the CPU,
-while compiling, for
-a plain ``nn.Linear`` whose weight is row-major (the column-major fp32 decode layout of
-``models.layout`` suits the library's product instead). Everything else -- training, prefill,
+while compiling, for a plain ``nn.Linear`` whose weight is row-major (the column-major fp32 decode
+layout of ``models.layout`` suits the library's product instead). Everything else -- training, prefill,
 batches, CUDA, eager decoding, int8 or LoRA layers -- calls the layer itself, unchanged.
 """
 
