@@ -102,3 +102,27 @@ def test_training_on_shards(shard_dir: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     result = train_lm(cfg)
     assert result["steps"] == 2 and result["val_loss"] is not None  # heldout_text is the validation split
+
+
+def test_espeak_frontend_is_warmed_once_for_every_training_text(shard_dir: Path) -> None:
+    from s2tts.text.frontend import TextFrontend
+    from s2tts.training.lm.prephonemise import warm_frontend
+
+    cfg = DataConfig(source="shards", path=shard_dir, multi_turn_prob=1.0, reference_prob=1.0)
+    train = ShardConversations(shard_dir, cfg, "train")
+    val = ShardConversations(shard_dir, cfg, "heldout_text")
+    texts = {t for t, _ in train.texts()}
+    assert {"Hello there.", "How are you?", "[soft] Sentence number 0.", "Sentence 1."} <= texts
+    fresh = TextFrontend("espeak", cache_size=2)
+    warmed = TextFrontend("espeak", cache_size=2)
+    assert warm_frontend(warmed, (train, val), chunk=4, progress=False) == len(texts) + 2  # + 2 held out
+    # from now on no espeak-ng run is needed: samples convert with the program gone
+    warmed._exe = "/nonexistent/espeak-ng"
+    builder = PromptBuilder(make_byte_tokenizer(64), 10, 64, frontend=warmed)
+    sb = SampleBuilder(builder, max_len=4096)
+    for epoch in range(3):
+        for i in range(len(train)):
+            conv = train.get(i, epoch)
+            sb.build(conv)
+            for turn in conv.turns:
+                assert warmed(turn.text, conv.language) == fresh(turn.text, conv.language)

@@ -54,6 +54,7 @@ from s2tts.training.lm.data import StepSampler, load_sources
 from s2tts.training.lm.listen import write_sample
 from s2tts.training.lm.losses import combine
 from s2tts.training.lm.objective import DualARObjective
+from s2tts.training.lm.prephonemise import warm_frontend
 from s2tts.training.lm.samples import SampleBuilder, collate
 from s2tts.training.lm.setup import build_model, build_optimizer, export_published
 from s2tts.training.lm.text_gain import text_gain
@@ -171,6 +172,7 @@ def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     )
     sb = SampleBuilder(builder, max_len=min(cfg.data.max_len, model_config.slow.max_seq_len))
     train, val = load_sources(cfg.data, model_config.num_codebooks, model_config.codebook_size)
+    warm_frontend(builder.frontend, (train, val), progress=dist.is_main)
     sampler = StepSampler(len(train), cfg.batch_size, cfg.grad_accum, dist.world_size, cfg.data.seed)
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)

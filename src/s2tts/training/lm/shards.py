@@ -93,6 +93,18 @@ class ShardConversations:
     def __len__(self) -> int:
         return len(self.dataset)
 
+    def texts(self) -> list[tuple[str, str]]:
+        """(text, language) of every utterance of this split (what samples are made of)."""
+        reader = self.dataset.reader
+        out = []
+        for i in self.dataset.rows:
+            utt, language = reader.utterance(i), reader.rows[i]["language"]
+            if utt.turns:  # a dialogue's samples hold its turns' texts, not the whole text
+                out += [(utt.text[t.char_start : t.char_end].strip(), language) for t in utt.turns]
+            else:
+                out.append((utt.text, language))
+        return out
+
     def get(self, index: int, epoch: int = 0) -> Conversation:
         self.dataset.set_epoch(epoch)
         return to_conversation(self.dataset[index], self.chunk_length, self.max_speakers)
