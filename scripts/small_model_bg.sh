@@ -2,7 +2,7 @@
 # Train the small model in the background across sessions (see docs/small-model.md).
 #
 #   scripts/small_model_bg.sh start [--until STAGE] [-- extra 's2tts recipe small' args]
-#   scripts/small_model_bg.sh status      # alive?, the stage markers, the last lines of the log
+#   scripts/small_model_bg.sh status      # alive?, each stage's CPU hours so far, the log's last lines
 #   scripts/small_model_bg.sh stop        # SIGTERM to the whole run: trainers save, then exit
 #   scripts/small_model_bg.sh milestone pretrain|sft   # the latest checkpoint, fp16 + manifest -> the package
 #   scripts/small_model_bg.sh milestone export         # the export stage's result (with its evaluation)
@@ -61,9 +61,7 @@ case "$cmd" in
     ;;
   status)
     if running; then echo "small: running (pid $(cat "$PIDFILE"))"; else echo "small: not running"; fi
-    for m in "$RUN"/stages/*.json; do
-      [ -f "$m" ] && "$PYTHON" -c "import json,sys; m=json.load(open(sys.argv[1])); print(f\"  done: {m['stage']:<9} {m['finished_at']}  {m['wall_s']/3600:.2f} h wall  {m['cpu_s']/3600:.2f} CPU-h\")" "$m"
-    done
+    [ -d "$RUN/stages" ] && nice -n "$NICE" "$PYTHON" -m s2tts.cli recipe small --out "$RUN" --compute
     [ -f "$LOG" ] && tail -n 5 "$LOG" | tr '\r' '\n' | tail -n 5
     ;;
   stop)

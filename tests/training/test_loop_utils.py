@@ -14,7 +14,7 @@ from s2tts.errors import NonFiniteLossError, TrainConfigError
 from s2tts.training.distributed import DistInfo, all_reduce_mean, any_rank, finish, init_distributed
 from s2tts.training.guards import check_finite
 from s2tts.training.interrupt import StopOnSignal
-from s2tts.training.metrics_log import MetricsLogger, plot_metrics, read_metrics
+from s2tts.training.metrics_log import MetricsLogger, cpu_hours, plot_metrics, read_metrics
 from s2tts.training.precision import Precision, cpu_has_native_bf16, resolve_auto
 
 
@@ -33,6 +33,30 @@ def test_metrics_jsonl_tensorboard_and_plot(tmp_path: Path) -> None:
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
     png = plot_metrics(tmp_path / "metrics.jsonl", tmp_path / "loss.png", ["loss"])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cpu_hours_add_up_over_resumed_attempts(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    old = [{"step": 1, "time": 0.0, "loss": 3.0}]  # written before cpu_s was recorded
+    first = [{"step": s, "time": 0.0, "cpu_s": c, "loss": 2.0} for s, c in ((2, 10.0), (3, 1800.0))]
+    second = [{"step": s, "time": 0.0, "cpu_s": c, "loss": 1.0} for s, c in ((3, 4.0), (4, 900.0))]
+    path.write_text("".join(json.dumps(r) + "\n" for r in old + first + second))
+    assert cpu_hours(path) * 3600 == pytest.approx(1800.0 + 900.0)
+    # the resumed attempt's row for step 3 replaces the first attempt's, cpu_s or not
+    assert [(r["step"], r["loss"]) for r in read_metrics(path)] == [(1, 3.0), (2, 2.0), (3, 1.0), (4, 1.0)]
+    (tmp_path / "old.jsonl").write_text(json.dumps(old[0]) + "\n")
+    assert cpu_hours(tmp_path / "old.jsonl") is None
+
+
+def test_logger_records_its_process_cpu_time(tmp_path: Path) -> None:
+    with MetricsLogger(tmp_path, tensorboard=False) as log:
+        log.log(1, {"loss": 1.0})
+        x = torch.randn(256, 256)
+        for _ in range(200):  # burn a little CPU between the rows
+            x = torch.tanh(x @ x)
+        log.log(2, {"loss": 0.5})
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rows[1]["cpu_s"] > rows[0]["cpu_s"] > 0
 
 
 def test_disabled_logger_writes_nothing(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@
                        [--configs DIR] [--set corpus.path=/data/corpus] [--set pretrain.overrides+=steps=100]
     s2tts recipe small --out runs/small --milestone pretrain --to src/s2tts/assets/small   # fp16 snapshot
     s2tts recipe small --out runs/small --milestone export --to src/s2tts/assets/small     # ship the result
+    s2tts recipe small --out runs/small --compute      # CPU hours of each stage so far (markdown)
 
 Re-running the same command skips the stages that are done and resumes the one that was interrupted.
 The last stdout line is one JSON object: the status of every selected stage.
@@ -56,13 +57,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     small.add_argument(
         "--to", type=Path, help="folder for --milestone (the package's own: src/s2tts/assets/small)"
     )
+    small.add_argument(
+        "--compute",
+        action="store_true",
+        help="instead of running: print the CPU hours each stage took so far, over all sessions",
+    )
     small.set_defaults(func=_small)
 
 
 def _small(args: argparse.Namespace) -> int:
     from s2tts.errors import RecipeError
-    from s2tts.recipes.small import export_milestone, run_small
+    from s2tts.recipes.small import STAGE_NAMES, export_milestone, run_small
 
+    if args.compute:
+        from s2tts.recipes.compute import compute_table
+
+        print(compute_table(args.out.resolve(), list(STAGE_NAMES)), end="")
+        return 0
     if args.milestone:
         if args.to is None:
             raise RecipeError("--milestone needs --to DIR")

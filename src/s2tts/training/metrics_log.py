@@ -12,9 +12,11 @@ API::
     read_metrics("runs/x/metrics.jsonl")                # list of dicts (resume appends to the file)
     plot_metrics("runs/x/metrics.jsonl", "loss.png", ["loss", "val_loss"])
 
-Each JSONL line is ``{"step": int, "time": unix_seconds, **metrics}``; a resumed run appends, so a
-curve spans interruptions (rows with a step at or beyond the resume point from the interrupted
-attempt are left in place; :func:`read_metrics` keeps the last row per (step, keys)).
+Each JSONL line is ``{"step": int, "time": unix_seconds, "cpu_s": seconds, **metrics}``; a resumed
+run appends, so a curve spans interruptions (rows with a step at or beyond the resume point from the
+interrupted attempt are left in place; :func:`read_metrics` keeps the last row per (step, keys)).
+``cpu_s`` is the CPU time of the writing process so far (all its threads, ``time.process_time``):
+:func:`cpu_hours` adds it up over the attempts of a run that spanned several sessions.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-__all__ = ["MetricsLogger", "plot_metrics", "progress_bar", "read_metrics"]
+__all__ = ["MetricsLogger", "cpu_hours", "plot_metrics", "progress_bar", "read_metrics"]
+
+_META = ("step", "time", "cpu_s")  # row keys that are not metrics
 
 
 class MetricsLogger:
@@ -50,14 +54,18 @@ class MetricsLogger:
     def log(self, step: int, metrics: Mapping[str, float | int | str]) -> None:
         if not self.enabled or self._fh is None:
             return
-        row: dict[str, Any] = {"step": int(step), "time": round(time.time(), 3)}
+        row: dict[str, Any] = {
+            "step": int(step),
+            "time": round(time.time(), 3),
+            "cpu_s": round(time.process_time(), 1),
+        }
         for key, value in metrics.items():
             row[key] = _plain(value)
         self._fh.write(json.dumps(row) + "\n")
         self._fh.flush()
         if self._tb is not None:
             for key, value in row.items():
-                if key not in ("step", "time") and isinstance(value, (int, float)):
+                if key not in _META and isinstance(value, (int, float)):
                     self._tb.add_scalar(key, value, int(step))
 
     def close(self) -> None:
@@ -97,9 +105,35 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
             if not line:
                 continue
             row = json.loads(line)
-            keys = tuple(sorted(k for k in row if k not in ("step", "time")))
+            keys = tuple(sorted(k for k in row if k not in _META))
             rows[(int(row["step"]), keys)] = row
     return sorted(rows.values(), key=lambda r: r["step"])
+
+
+def cpu_hours(path: str | Path) -> float | None:
+    """CPU hours of the process(es) that wrote a metrics file, over every attempt of the run.
+
+    Each attempt (a start or resume) is a new process whose ``cpu_s`` starts again near zero; the
+    total is the sum of each attempt's last ``cpu_s``. Work after an attempt's last row (up to one
+    logging interval) is not counted. None when no row has ``cpu_s`` (a log from before it was
+    recorded). On several ranks only the main rank writes: multiply by the ranks for the total.
+    """
+    total, last, seen = 0.0, None, False
+    with open(path) as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            value = json.loads(line).get("cpu_s")
+            if not isinstance(value, (int, float)):
+                continue
+            seen = True
+            if last is not None and value < last:  # a new attempt started
+                total += last
+            last = value
+    if not seen:
+        return None
+    return (total + (last or 0.0)) / 3600
 
 
 def plot_metrics(
