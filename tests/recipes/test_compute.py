@@ -27,7 +27,19 @@ def test_stage_compute_sums_trainer_attempts_and_falls_back_to_markers(tmp_path:
     assert (pretrain.cpu_hours, pretrain.source) == (5.0, "metrics")  # 3 h + 2 h, not the marker's 2 h
     sft = stage_compute(tmp_path, "sft")
     assert (sft.cpu_hours, sft.done) == (None, False)
-    table = compute_table(tmp_path, ["corpus", "pretrain", "sft"])
+    # a trainer whose log predates CPU times: only the marker's last attempt is known, and said so
+    write_marker(tmp_path, "codec", {"stage": "codec", "hash": "z", "wall_s": 1800.0, "cpu_s": 3600.0})
+    (tmp_path / "codec" / "run").mkdir(parents=True)
+    (tmp_path / "codec" / "run" / "metrics.jsonl").write_text(
+        json.dumps({"step": 1, "time": 0.0, "loss": 1.0}) + "\n"
+    )
+    codec = stage_compute(tmp_path, "codec")
+    assert (codec.cpu_hours, codec.source, codec.partial) == (1.0, "marker", True)
+    assert not corpus.partial
+    table = compute_table(tmp_path, ["corpus", "pretrain", "sft", "codec"])
+    assert (
+        "| codec | yes | 1.00 | stage marker (last attempt only: its log has no CPU times) | 0.50 |" in table
+    )
     assert "| pretrain | yes | 5.00 | trainer log, all attempts | 1.00 |" in table
     assert "| sft | no | – | – | – |" in table
 

@@ -32,8 +32,9 @@ class StageCompute:
     stage: str
     done: bool
     cpu_hours: float | None  # None: not known (not started, or logged before CPU time was recorded)
-    source: str  # "metrics" (all attempts) or "marker" (the finishing attempt)
+    source: str  # "metrics" (all attempts), "marker" (the finishing attempt) or "none"
     last_attempt_wall_hours: float | None
+    partial: bool = False  # a training stage known only from its marker: earlier attempts are missing
 
 
 def stage_compute(out_dir: Path, stage: str) -> StageCompute:
@@ -48,7 +49,7 @@ def stage_compute(out_dir: Path, stage: str) -> StageCompute:
                 hours = marker["cpu_s"] / 3600
             return StageCompute(stage, marker is not None, hours, "metrics", wall)
     if marker is not None:
-        return StageCompute(stage, True, marker["cpu_s"] / 3600, "marker", wall)
+        return StageCompute(stage, True, marker["cpu_s"] / 3600, "marker", wall, partial=metrics is not None)
     return StageCompute(stage, False, None, "none", None)
 
 
@@ -60,5 +61,7 @@ def compute_table(out_dir: Path, stages: list[str]) -> str:
         cpu = "–" if c.cpu_hours is None else f"{c.cpu_hours:.2f}"
         wall = "–" if c.last_attempt_wall_hours is None else f"{c.last_attempt_wall_hours:.2f}"
         source = {"metrics": "trainer log, all attempts", "marker": "stage marker", "none": "–"}[c.source]
+        if c.partial:
+            source += " (last attempt only: its log has no CPU times)"
         rows.append(f"| {name} | {'yes' if c.done else 'no'} | {cpu} | {source} | {wall} |")
     return "\n".join(rows) + "\n"
