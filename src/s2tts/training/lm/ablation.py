@@ -7,7 +7,8 @@ Reads each run's ``metrics.jsonl`` and lines up, at the steps where all of them 
   the plain ``val_loss`` includes text tokens and is not);
 * ``val_text_gain`` -- how much worse that audio CE gets with another sample's text: whether the
   model reads its text at all, and how much it relies on it;
-* the run's speed: training tokens a second (mean of the logged rows) and wall seconds a step.
+* the run's speed: training tokens a second (mean of the logged rows) and wall seconds a step
+  (median of the logged intervals, so a pause or a restart does not count).
 
 Writes ``curves.json`` and ``curves.png`` (both figures against step, one line per run) and prints a
 markdown table::
@@ -21,6 +22,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +44,13 @@ def _run_summary(run: Path) -> dict[str, Any]:
     train = [r for r in rows if isinstance(r.get("tokens_per_s"), (int, float))]
     speed = sum(r["tokens_per_s"] for r in train) / len(train) if train else None
     timed = [r for r in train if isinstance(r.get("time"), (int, float))]
-    s_per_step = None
-    if len(timed) >= 2 and timed[-1]["step"] > timed[0]["step"]:
-        s_per_step = (timed[-1]["time"] - timed[0]["time"]) / (timed[-1]["step"] - timed[0]["step"])
+    # median of the logged intervals: a pause or restart between two rows does not count
+    rates = sorted(
+        (b["time"] - a["time"]) / (b["step"] - a["step"])
+        for a, b in pairwise(timed)
+        if b["step"] > a["step"] and b["time"] >= a["time"]
+    )
+    s_per_step = rates[len(rates) // 2] if rates else None
     return {"run": str(run), "series": series, "tokens_per_s": speed, "s_per_step": s_per_step}
 
 
