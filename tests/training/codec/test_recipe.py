@@ -146,3 +146,34 @@ def test_fine_tune_starts_from_a_codec_file(tmp_path, speech_dir):
     codes = torch.randint(0, 32, (1, 10, 3), generator=torch.Generator().manual_seed(0))
     # learning rate 0: the export is the file we started from (through weight norm and back)
     torch.testing.assert_close(tuned.decode(codes), source.decode(codes), atol=1e-5, rtol=1e-4)
+
+
+def test_freeze_codes_trains_the_decoder_and_keeps_every_code(tmp_path, speech_dir, capsys):
+    from s2tts.audio.io import read_audio
+
+    train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "a", speech_dir)))
+    source = Checkpointer(tmp_path / "a" / "checkpoints").latest()
+    before = load_codec(tmp_path / "a" / "export").eval()
+    extra = (
+        f"weights_from={source}",
+        "freeze_codes=true",
+        "steps=4",
+        "phases.gan_start=2",
+        "optim.lr_g=1e-2",
+    )
+    summary = train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "b", speech_dir, *extra)))
+    assert summary["steps"] == 4
+    after = load_codec(tmp_path / "b" / "export").eval()
+    audio, rate = read_audio(sorted(speech_dir.glob("*.wav"))[0])
+    codes_before, _ = before.encode(audio, rate)
+    codes_after, _ = after.encode(audio, rate)
+    assert torch.equal(codes_before, codes_after)  # the same codes: an LM trained on them stays valid
+    changed = [k for k, v in before.state_dict().items() if not torch.equal(v, after.state_dict()[k])]
+    assert changed and all(
+        k.startswith(("decoder.", "quantizer.post_module", "quantizer.upsample")) for k in changed
+    )
+    assert any(k.startswith("decoder.") for k in changed)
+    assert not torch.equal(before.decode(codes_before), after.decode(codes_after))
+    # nothing to keep without trained weights: a clear error
+    assert cli_main(["train", "codec", *tiny_run(tmp_path / "c", speech_dir, "freeze_codes=true")]) != 0
+    assert "freeze_codes" in capsys.readouterr().err

@@ -84,15 +84,29 @@ class Generator(nn.Module):
                 vq.codebook.weight.requires_grad_(False)
                 if cfg.vq.center_rate > 0:
                     vq.in_proj.bias.requires_grad_(False)
+        if cfg.freeze_codes:
+            freeze_code_path(codec)
+            if self.head is not None:
+                self.head.requires_grad_(False)
 
     def forward(
         self, audio: torch.Tensor, quantize: bool, n_active: torch.Tensor, generator: torch.Generator
     ) -> tuple[GeneratorOutput, torch.Tensor | None]:
-        out = autoencode(self.codec, audio, self.cfg.vq, quantize, self.ema, n_active, generator)
+        ema = None if self.cfg.freeze_codes else self.ema  # frozen codebooks take no EMA updates
+        out = autoencode(self.codec, audio, self.cfg.vq, quantize, ema, n_active, generator)
         semantic = None
-        if self.head is not None and out.quantized is not None:
+        if self.head is not None and out.quantized is not None and not self.cfg.freeze_codes:
             semantic = self.head(out.quantized.semantic)
         return out, semantic
+
+
+def freeze_code_path(codec: Codec) -> None:
+    """Stop gradients to everything that decides the codes (in place): the encoder, the quantizer's
+    downsampling and pre-module, and every codebook with its projections -- the output projection
+    too, since each residual codebook quantises what the previous ones' projected rows left."""
+    q = codec.quantizer
+    for module in (codec.encoder, q.downsample, q.pre_module, *all_vqs(q)):
+        module.requires_grad_(False)
 
 
 def build_codec(cfg: CodecTrainConfig) -> Codec:
@@ -209,6 +223,11 @@ def train(cfg: CodecTrainConfig) -> dict[str, Any]:
         Checkpointer.read(cfg.weights_from)  # typed error for a bad path
         ckpt.load(cfg.weights_from, {"generator": ModelState(g_ddp)}, restore_rng=False)
         phase.kmeans_done = True
+    elif cfg.freeze_codes:
+        raise TrainConfigError(
+            "freeze_codes keeps a trained codec's codes: give weights_from=CHECKPOINT_DIR "
+            "(a codec training checkpoint) or resume a run"
+        )
 
     recent_mel: collections.deque[float] = collections.deque(maxlen=max(cfg.log_every, 1))
     step, stopped, t0, seen = start, False, time.perf_counter(), 0.0
@@ -216,7 +235,7 @@ def train(cfg: CodecTrainConfig) -> dict[str, Any]:
     with StopOnSignal() as stop, MetricsLogger(cfg.out_dir, enabled=dist.is_main) as logger:
         bar = progress_bar(cfg.steps, start, enabled=dist.is_main, desc="codec")
         while step < cfg.steps:
-            quantize = step >= cfg.phases.unquantized_steps
+            quantize = step >= cfg.phases.unquantized_steps or cfg.freeze_codes
             if quantize and cfg.phases.unquantized_steps > 0 and not phase.kmeans_done:
                 _kmeans(codec, gen_model.ema, reservoir, cfg, dist)
                 phase.kmeans_done = True
