@@ -51,8 +51,9 @@ def test_every_shipped_tool_config_parses() -> None:
         for stage in ("pretrain", "sft"):
             assert load_config(LMRunConfig, folder / s[stage]["config"]).steps > 0
         assert load_config(RLRunConfig, folder / s["rl"]["config"]).steps > 0
-    small = load_config(LMRunConfig, DEFAULT_CONFIGS / "pretrain.yaml")
+    small = load_config(LMRunConfig, DEFAULT_CONFIGS / load_settings(DEFAULT_CONFIGS)["pretrain"]["config"])
     assert small.model.preset == "cpu-small" and small.save_every <= 250
+    assert small.model.text_frontend == "espeak"  # the front-end ablation's choice (docs/small-model.md)
 
 
 def test_codec_audio_is_a_training_subset(recipe_corpus: Path, tmp_path: Path) -> None:
