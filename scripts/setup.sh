@@ -15,7 +15,8 @@ for arg in "$@"; do
     --data)
       EXTRAS="$EXTRAS,data"
       APT_PACKAGES+=(espeak-ng festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox
-        fortunes fortunes-min fortunes-de fortunes-es fortunes-it)
+        fortunes fortunes-min fortunes-de fortunes-es fortunes-it
+        libjemalloc2)  # the small recipe's background script preloads it (bounded LM training memory)
       ;;
     *) echo "setup: unknown option $arg (known: --data)" >&2; exit 2 ;;
   esac
