@@ -79,7 +79,9 @@ case "$cmd" in
     ;;
   milestone)
     stage=${1:?milestone needs a stage: pretrain, sft or export}
-    nice -n "$NICE" "$PYTHON" -m s2tts.cli recipe small --out "$RUN" --milestone "$stage" --to "$MODELS"
+    margs=(recipe small --out "$RUN" --milestone "$stage" --to "$MODELS")
+    [ -n "${S2TTS_SMALL_CORPUS:-}" ] && margs+=(--set "corpus.path=$S2TTS_SMALL_CORPUS")  # the default voice's clip
+    nice -n "$NICE" "$PYTHON" -m s2tts.cli "${margs[@]}"
     du -sh "$MODELS"
     echo "small: commit it (git add \"$MODELS\") only at milestones: each commit of the weights adds ~30 MB to the history"
     ;;

@@ -6,6 +6,7 @@ Layout (the released ``s2-pro`` layout, plus the codec beside it)::
     DIR/model.safetensors           or model-0000i-of-0000n.safetensors + index, or model.pth
     DIR/tokenizer.json              (+ tokenizer_config.json)
     DIR/codec.pth | codec.safetensors (+ codec_config.json)
+    DIR/voice.json                  optional: the default voice (s2tts.inference.default_voice)
 
 ``init_checkpoint`` writes a random checkpoint in that layout (tests, demos, the default until a
 trained model ships); its audio is noise.
@@ -21,11 +22,12 @@ from pathlib import Path
 import torch
 
 from s2tts.errors import ConfigError, WeightsError
+from s2tts.inference.default_voice import read_default_voice
 from s2tts.models.config import DualARConfig
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.models.weights import load_model, parse_dtype, save_model
 from s2tts.text.frontend import TextFrontend
-from s2tts.text.prompt import PromptBuilder
+from s2tts.text.prompt import PromptBuilder, Reference
 from s2tts.text.tokenizer import S2Tokenizer, make_byte_tokenizer
 
 log = logging.getLogger(__name__)
@@ -42,13 +44,15 @@ RANDOM_NOTICE = (
 @dataclass
 class S2Checkpoint:
     """A loaded LM with its tokenizer and text front end (the config's ``text_frontend``);
-    ``max_prompt_len`` follows the reference (context - 2048)."""
+    ``max_prompt_len`` follows the reference (context - 2048). ``default_voice``: the reference
+    spoken with when a request names none (the directory's ``voice.json``; None: no default)."""
 
     model: DualARTransformer
     tokenizer: S2Tokenizer
     directory: Path
     random_weights: bool = False
     frontend: TextFrontend = field(default_factory=TextFrontend)
+    default_voice: Reference | None = None
 
     @property
     def config(self) -> DualARConfig:
@@ -104,6 +108,7 @@ def load_checkpoint(
             f"config eos_token_id {config.eos_token_id} differs from the tokenizer's <|im_end|> id {tokenizer.im_end_id}"
         )
     frontend = TextFrontend(config.text_frontend)  # an unknown kind or a missing espeak-ng fails here
+    voice = read_default_voice(directory, config.num_codebooks, config.codebook_size)  # before the weights
     model = load_model(directory, config=config, dtype=dtype, device=device)
     random_weights = (directory / RANDOM_MARKER).is_file()
     return S2Checkpoint(
@@ -112,6 +117,7 @@ def load_checkpoint(
         directory=directory,
         random_weights=random_weights,
         frontend=frontend,
+        default_voice=voice,
     )
 
 

@@ -26,6 +26,7 @@ from s2tts.recipes.small import (
 )
 from s2tts.recipes.stages import read_marker
 from s2tts.recipes.targets import write_targets
+from s2tts.recipes.voice import add_voice
 
 SMOKE = DEFAULT_CONFIGS.parent / "smoke"
 
@@ -118,7 +119,7 @@ def test_export_packages_the_model_with_its_targets(tmp_path: Path) -> None:
     report.mkdir(parents=True)
     (report / "summary.json").write_text(json.dumps({"by_category": {"plain": {"wer": 0.12}}, "rtf": 0.4}))
     write_targets(report, out / "rl" / "model")
-    recipe = SmallRecipe(out, DEFAULT_CONFIGS, 1, load_settings(DEFAULT_CONFIGS))
+    recipe = SmallRecipe(out, DEFAULT_CONFIGS, 1, load_settings(DEFAULT_CONFIGS, ["export.voice=null"]))
     assert recipe._export(out)["mb"] < 5
     manifest = verify_packaged(out / "export")
     targets = {t["name"]: t for t in manifest["eval"]["targets"]}
@@ -127,6 +128,40 @@ def test_export_packages_the_model_with_its_targets(tmp_path: Path) -> None:
     ship = tmp_path / "assets" / "small"
     assert main(["recipe", "small", "--out", str(out), "--milestone", "export", "--to", str(ship)]) == 0
     assert verify_packaged(ship)["eval"] == manifest["eval"] and find_packaged(ship) == ship
+
+
+def test_the_default_voice_is_a_training_clip_of_its_speaker(recipe_corpus: Path, tmp_path: Path) -> None:
+    """export.voice packages one training clip of the named speaker (never a held-out one) as the
+    model's voice.json: its transcript and its codes from the model's own codec."""
+    rows = read_manifest(recipe_corpus / "manifest.parquet")
+    by_id = {u.id: u for u in rows}
+    speaker = next(u.speaker_id for u in rows if u.split == "train" and u.kind == "single" and not u.tags
+                   and 3.0 <= u.duration_s <= 10.0)  # fmt: skip
+    out = tmp_path / "run"
+    model = init_checkpoint(out / "rl" / "model", "tiny", seed=0, codec_preset="tiny")
+    settings = load_settings(
+        DEFAULT_CONFIGS,
+        [f"corpus.path={recipe_corpus}", f"export.voice={{speaker: '{speaker}', seconds: 5}}"],
+    )
+    result = SmallRecipe(out, DEFAULT_CONFIGS, 1, settings)._export(out)
+    clip = by_id[result["voice"]["corpus_utterance"]]
+    assert (clip.speaker_id, clip.split, clip.kind, clip.tags) == (speaker, "train", "single", ())
+    assert 3.0 <= clip.duration_s <= 10.0
+    voice = load_checkpoint(out / "export").default_voice  # packaged, and it loads with the model
+    assert voice is not None and voice.text == clip.plain_text
+    codec = load_codec(model)
+    assert voice.codes.shape[1] == -(-round(clip.duration_s * codec.sample_rate) // codec.frame_length)
+    assert "voice.json" in verify_packaged(out / "export")["files"]
+
+    heldout = next(u.speaker_id for u in rows if u.split == "heldout_speaker")
+    with pytest.raises(RecipeError, match="held-out"):
+        add_voice(model, recipe_corpus, heldout)
+    with pytest.raises(RecipeError, match="not in the corpus"):
+        add_voice(model, recipe_corpus, "nobody:at:all")
+    # voice: null packages none, and removes a voice.json an earlier export left in the model
+    settings["export"]["voice"] = None
+    SmallRecipe(out, DEFAULT_CONFIGS, 1, settings)._export(out)
+    assert load_checkpoint(out / "export").default_voice is None
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

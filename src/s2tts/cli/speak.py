@@ -32,6 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--voice", type=Path, action="append", default=[], help="reference audio; repeatable")
     p.add_argument("--voice-text", action="append", default=[], help="transcript of each --voice")
+    p.add_argument(
+        "--no-default-voice",
+        dest="default_voice",
+        action="store_false",
+        help="without --voice, let the model pick a voice instead of the checkpoint's default voice "
+        "(its voice.json; the packaged model has one)",
+    )
     p.add_argument("--stream", action="store_true", help="write audio to the file as it is generated")
     p.add_argument("--seed", type=int, default=None)
     add_sampling_options(p)
@@ -63,6 +70,7 @@ def _speak(args: argparse.Namespace) -> int:
         seed=args.seed,
         chunk_length=args.chunk_length,
         language=args.language,
+        default_voice=args.default_voice,
     )
     engine = load_engine(
         args.checkpoint, args.dtype, args.device, EngineConfig(max_sessions=1), quantize=args.quantize

@@ -19,6 +19,8 @@ One engine owns the LM, the codec, the KV caches and a scheduler thread::
   request gives the same codes alone or batched.
 * ``compile=True`` compiles the whole decode frame and warms every batch/length bucket before
   the engine accepts work, so serving never compiles.
+* A request without references is spoken with the checkpoint's default voice (``voice.json``,
+  the packaged model has one) unless it sets ``default_voice=False``.
 * Reference audio is encoded once (``VoiceCache``); the keys/values of a system prompt with its
   reference voices are kept (``PrefixCache``), so a repeated voice prefills only the new text.
 * Long text runs batch after batch (``IterativePrompt``) inside one session: the cache keeps
@@ -308,10 +310,13 @@ class TTSEngine:
             raise PromptError(f"text has {len(text)} characters; the limit is {self.config.max_text_chars}")
         if request.chunk_length < 1:
             raise PromptError("chunk_length must be >= 1")
+        references = self._references(request.references)
+        if not references and request.default_voice and self.checkpoint.default_voice is not None:
+            references = [self.checkpoint.default_voice]
         plan = IterativePrompt(
             self.builder,
             text,
-            self._references(request.references),
+            references,
             request.chunk_length,
             max_len=self._prompt_limit(request),
             language=request.language,

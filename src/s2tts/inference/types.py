@@ -38,7 +38,9 @@ class SynthesisRequest:
     chunk sizes for this request (None: the engine's defaults). language (ISO 639-1) is what a
     checkpoint's phoneme front end reads the text as (None: its default, English); text models ignore it.
     trace: the last chunk also carries what was sampled, text batch by text batch (``BatchTrace``:
-    prompts, raw codes, log-probs), as RL rollouts need it.
+    prompts, raw codes, log-probs), as RL rollouts need it. default_voice: a request without
+    references is spoken with the checkpoint's default voice when it has one (False: no reference,
+    the model picks a voice).
     """
 
     text: str
@@ -52,6 +54,7 @@ class SynthesisRequest:
     trace: bool = False
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     language: str | None = None
+    default_voice: bool = True
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from s2tts.recipes.package import eval_summary, package_model
 from s2tts.recipes.stages import Stage, run_stages
 from s2tts.recipes.targets import write_targets
 from s2tts.recipes.tool import run_tool
+from s2tts.recipes.voice import add_voice
 
 STAGE_NAMES = ("corpus", "codec", "pipeline", "pretrain", "sft", "rl", "eval", "export")
 DEFAULT_CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "recipe" / "small"
@@ -102,8 +103,8 @@ class SmallRecipe:
             Stage(
                 "export",
                 self._export,
-                {"model": final, "max_mb": s["export"].get("max_mb")},
-                (final,),
+                {"model": final, "max_mb": s["export"].get("max_mb"), "voice": s["export"].get("voice")},
+                ("corpus", final),
                 "fp16 export",
             ),
         ]
@@ -236,6 +237,7 @@ class SmallRecipe:
 
     def _export(self, out: Path) -> dict[str, Any]:
         x = self.settings["export"]
+        voice = self.add_voice(self.model_dir(x["model"]))
         manifest = package_model(
             self.model_dir(x["model"]),
             self.export_dir,
@@ -248,7 +250,18 @@ class SmallRecipe:
                 f"recipe: warning: the export is {mb:.1f} MB, over export.max_mb = {x['max_mb']}",
                 file=sys.stderr,
             )
-        return {"export": str(self.export_dir), "mb": mb}
+        return {"export": str(self.export_dir), "mb": mb, "voice": voice}
+
+    def add_voice(self, model_dir: Path) -> dict[str, Any] | None:
+        """Write the default voice (``export.voice``: speaker, seconds) into ``model_dir``; None
+        when the recipe packages none (a stale ``voice.json`` is then removed)."""
+        v = self.settings["export"].get("voice")
+        if not v:
+            (model_dir / "voice.json").unlink(missing_ok=True)
+            return None
+        if not isinstance(v, dict) or not isinstance(v.get("speaker"), str):
+            raise RecipeError("export.voice must be null or {speaker: ID, seconds: S}")
+        return add_voice(model_dir, self.corpus, v["speaker"], float(v.get("seconds", 6.0)))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -360,11 +373,14 @@ def _marker_summary(out: Path) -> dict[str, Any]:
     return summary
 
 
-def export_milestone(out_dir: Path, stage: str, to: Path) -> dict[str, Any]:
+def export_milestone(
+    out_dir: Path, stage: str, to: Path, recipe: SmallRecipe | None = None
+) -> dict[str, Any]:
     """Package a model of the run into ``to`` (e.g. the package's ``s2tts/assets/small``): for
     ``pretrain`` / ``sft`` the latest training checkpoint of that LM stage (running or finished)
-    with the recipe's codec; for ``export`` the export stage's result (verified first) with its
-    evaluation. What the background script commits at milestones."""
+    with the recipe's codec and, when ``recipe`` is given, its default voice (``export.voice``);
+    for ``export`` the export stage's result (verified first) with its evaluation. What the
+    background script commits at milestones."""
     from s2tts.training.checkpointing import Checkpointer
     from s2tts.training.lm.export import export_run
 
@@ -387,7 +403,13 @@ def export_milestone(out_dir: Path, stage: str, to: Path) -> dict[str, Any]:
     if not (codec / "codec.safetensors").is_file():
         raise RecipeError(f"no codec yet in {codec}: the codec stage must finish before a milestone")
     put_codec(codec, staging)
-    provenance = {"model": stage, "checkpoint": latest.name, "stages": _marker_summary(out_dir)}
+    voice = recipe.add_voice(staging) if recipe is not None else None
+    provenance = {
+        "model": stage,
+        "checkpoint": latest.name,
+        "stages": _marker_summary(out_dir),
+        "voice": voice,
+    }
     written = package_model(staging, to, provenance=provenance)
     return {"stage": stage, "checkpoint": latest.name, "mb": _mb(written), "stages": provenance["stages"]}
 
