@@ -22,6 +22,7 @@ from s2tts.recipes.small import (
     SmallRecipe,
     link_training_audio,
     load_settings,
+    milestone_recipe,
     write_rl_prompts,
 )
 from s2tts.recipes.stages import read_marker
@@ -51,6 +52,8 @@ def test_every_shipped_tool_config_parses() -> None:
         assert load_config(CodecTrainConfig, folder / s["codec"]["config"]).steps > 0
         for stage in ("pretrain", "sft"):
             assert load_config(LMRunConfig, folder / s[stage]["config"]).steps > 0
+        decoder = load_config(CodecTrainConfig, folder / s["decoder"]["config"])
+        assert decoder.freeze_codes and decoder.vq.dropout == 0.0  # codes kept; all books at inference
         assert load_config(RLRunConfig, folder / s["rl"]["config"]).steps > 0
     small = load_config(LMRunConfig, DEFAULT_CONFIGS / load_settings(DEFAULT_CONFIGS)["pretrain"]["config"])
     assert small.model.preset == "cpu-small" and small.save_every <= 250
@@ -164,6 +167,19 @@ def test_the_default_voice_is_a_training_clip_of_its_speaker(recipe_corpus: Path
     assert load_checkpoint(out / "export").default_voice is None
 
 
+def test_a_milestone_reads_the_corpus_its_run_used(tmp_path: Path) -> None:
+    """Without corpus.path, a milestone takes the corpus the run's corpus stage recorded (the
+    default voice's clip comes from it); a given corpus.path wins."""
+    (tmp_path / "stages").mkdir()
+    marker = {"stage": "corpus", "hash": "x", "outputs": {"corpus": "/data/corpus/synth"}}
+    (tmp_path / "stages" / "corpus.json").write_text(json.dumps(marker))
+    assert milestone_recipe(tmp_path, DEFAULT_CONFIGS).corpus == Path("/data/corpus/synth")
+    assert milestone_recipe(tmp_path, DEFAULT_CONFIGS, ["corpus.path=/elsewhere"]).corpus == Path(
+        "/elsewhere"
+    )
+    assert milestone_recipe(tmp_path / "fresh", DEFAULT_CONFIGS).corpus == tmp_path / "fresh" / "corpus"
+
+
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recipe", "small", "--out", str(tmp_path), "--stages", "bogus"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
@@ -188,7 +204,7 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
     status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stages"]
     assert [(s["stage"], s["status"]) for s in status] == [
         ("corpus", "skipped"), ("codec", "skipped"), ("pipeline", "ran"), ("pretrain", "ran"),
-        ("sft", "ran"), ("rl", "ran"), ("eval", "ran"), ("export", "ran"),
+        ("sft", "ran"), ("decoder", "ran"), ("rl", "ran"), ("eval", "ran"), ("export", "ran"),
     ]  # fmt: skip
     assert all(read_marker(out, n) == first[n] for n in first)
 
@@ -204,6 +220,12 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
     assert [t["name"] for t in manifest["eval"]["targets"]][0] == "intelligible"
     assert not load_checkpoint(export, dtype="float32").random_weights
     assert load_codec(export).num_codebooks == 10  # the tiny codec of the smoke configs
+    # it speaks with the decoder stage's codec: the codec stage's codes, a further-trained decoder
+    refined, first_codec = load_codec(export).eval(), load_codec(out / "codec" / "run" / "export").eval()
+    wave = torch.sin(torch.arange(8192) / 9.0) * 0.3
+    codes = first_codec.encode(wave, 44100)[0]
+    assert torch.equal(refined.encode(wave, 44100)[0], codes)
+    assert not torch.allclose(refined.decode(codes), first_codec.decode(codes))
     assert any((out / "eval" / "report").iterdir())
     targets = json.loads((out / "eval" / "report" / "targets.json").read_text())
     assert [t["name"] for t in targets][0] == "intelligible" and targets[0]["value"] is not None
@@ -214,7 +236,18 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
 
     # A milestone: the latest SFT checkpoint as fp16 weights beside the codec, loadable.
     models = tmp_path / "models"
-    assert main(["recipe", "small", "--out", str(out), "--milestone", "sft", "--to", str(models)]) == 0
+    milestone = [
+        "recipe",
+        "small",
+        "--configs",
+        str(SMOKE),
+        "--out",
+        str(out),
+        "--to",
+        str(models),
+        "--milestone",
+    ]
+    assert main([*milestone, "sft"]) == 0
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert info["stage"] == "sft" and info["checkpoint"].startswith("step-")
     assert (
@@ -223,13 +256,17 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
     )
     assert find_packaged(models) == models and verify_packaged(models)["eval"] is None
     # the export stage's result (with its evaluation) is what ships
-    assert main(["recipe", "small", "--out", str(out), "--milestone", "export", "--to", str(models)]) == 0
+    assert main([*milestone, "export"]) == 0
     assert verify_packaged(models)["eval"] == manifest["eval"]
 
     # A changed SFT setting re-runs SFT and what reads it, not what comes before.
     assert main([*base, "--set", "sft.overrides+=optim.lr=5e-4", "--until", "sft"]) == 0
     status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stages"]
     assert [s["status"] for s in status] == ["skipped"] * 4 + ["ran"]
+    # The decoder stage reads only the corpus and the codec: an SFT change leaves it done.
+    assert main([*base, "--stages", "decoder"]) == 0
+    status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stages"]
+    assert [(s["stage"], s["status"]) for s in status] == [("decoder", "skipped")]
 
 
 def test_cpu_small_lm_fits_the_cpu_small_codec_and_byte_tokenizer() -> None:

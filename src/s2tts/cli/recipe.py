@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _small(args: argparse.Namespace) -> int:
     from s2tts.errors import RecipeError
-    from s2tts.recipes.small import STAGE_NAMES, SmallRecipe, export_milestone, load_settings, run_small
+    from s2tts.recipes.small import STAGE_NAMES, export_milestone, milestone_recipe, run_small
 
     if args.compute:
         from s2tts.recipes.compute import compute_table
@@ -77,9 +77,7 @@ def _small(args: argparse.Namespace) -> int:
     if args.milestone:
         if args.to is None:
             raise RecipeError("--milestone needs --to DIR")
-        recipe = SmallRecipe(
-            args.out.resolve(), args.configs, settings=load_settings(args.configs, args.assignments)
-        )
+        recipe = milestone_recipe(args.out.resolve(), args.configs, args.assignments)
         print(json.dumps(export_milestone(args.out.resolve(), args.milestone, args.to.resolve(), recipe)))
         return 0
     only = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None

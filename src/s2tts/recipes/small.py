@@ -8,6 +8,7 @@ starts with fresh memory and the tool's own resume logic)::
     pipeline  s2tts data run --codec      clean/segment/score/transcribe, tokenize with that codec
     pretrain  s2tts train lm              the cpu-small Dual-AR LM from random init on the shards
     sft       s2tts train lm (init_from)  cloning / dialogue / tag turns, SFT loss
+    decoder   s2tts train codec           the codec's decoder on the whole training split, codes frozen
     rl        s2tts train rl              GRPO on training-split prompts (some with references)
     eval      s2tts eval-testset + eval   held-out sentences and speakers
     export    (here)                      the chosen model packaged: fp16 safetensors + manifest
@@ -16,6 +17,9 @@ Settings live in ``configs/recipe/small/`` (``recipe.yaml`` + one config per too
 hash covers its settings (the tool config's content, overrides) and the hashes of its inputs; see
 :mod:`s2tts.recipes.stages` for markers, skipping and resuming. ``threads`` is passed to every
 tool and is not part of any hash.
+
+The decoder stage refines what turns codes into audio without changing any code (``freeze_codes``),
+so the LM stages before it stay valid; RL, evaluation and export use its codec (``final_codec``).
 
 The codec trains before the pipeline because ``s2tts data run`` always ends with tokenize (it has
 no way to stop after transcribe yet); the codec therefore reads the corpus's audio directly.
@@ -37,12 +41,12 @@ import yaml
 from s2tts.errors import RecipeError
 from s2tts.inference.packaged import file_sha256, verify_packaged
 from s2tts.recipes.package import eval_summary, package_model
-from s2tts.recipes.stages import Stage, run_stages
+from s2tts.recipes.stages import Stage, read_marker, run_stages
 from s2tts.recipes.targets import write_targets
 from s2tts.recipes.tool import run_tool
 from s2tts.recipes.voice import add_voice
 
-STAGE_NAMES = ("corpus", "codec", "pipeline", "pretrain", "sft", "rl", "eval", "export")
+STAGE_NAMES = ("corpus", "codec", "pipeline", "pretrain", "sft", "decoder", "rl", "eval", "export")
 DEFAULT_CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "recipe" / "small"
 
 
@@ -74,6 +78,14 @@ class SmallRecipe:
         return self.out_dir / "codec" / "run" / "export"
 
     @property
+    def final_codec(self) -> Path:
+        """The codec the finished model speaks with: the decoder stage's when it refined one (its
+        marker says so), else the codec stage's."""
+        marker = read_marker(self.out_dir, "decoder")
+        refined = (marker or {}).get("outputs", {}).get("codec")
+        return Path(refined) if refined else self.codec_export
+
+    @property
     def export_dir(self) -> Path:
         to = self.settings["export"].get("to")
         return Path(to).resolve() if to else self.out_dir / "export"
@@ -98,13 +110,22 @@ class SmallRecipe:
                 "pretrain", self._pretrain, self._tool_config("pretrain"), ("pipeline",), "LM pre-training"
             ),
             Stage("sft", self._sft, self._tool_config("sft"), ("pipeline", "pretrain"), "SFT"),
-            Stage("rl", self._rl, self._tool_config("rl"), ("corpus", "sft"), "RL (GRPO)"),
-            Stage("eval", self._eval, dict(s["eval"], model=final), ("corpus", final), "evaluation"),
+            Stage(
+                "decoder",
+                self._decoder,
+                self._tool_config("decoder"),
+                ("corpus", "codec"),
+                "decoder refinement",
+            ),
+            Stage("rl", self._rl, self._tool_config("rl"), ("corpus", "sft", "decoder"), "RL (GRPO)"),
+            Stage(
+                "eval", self._eval, dict(s["eval"], model=final), ("corpus", final, "decoder"), "evaluation"
+            ),
             Stage(
                 "export",
                 self._export,
                 {"model": final, "max_mb": s["export"].get("max_mb"), "voice": s["export"].get("voice")},
-                ("corpus", final),
+                ("corpus", final, "decoder"),
                 "fp16 export",
             ),
         ]
@@ -121,6 +142,8 @@ class SmallRecipe:
     def _tool_config(self, stage: str) -> dict[str, Any]:
         """The stage's settings as hashed: recipe.yaml's section + the tool config file's content."""
         section = dict(self.settings[stage])
+        if stage == "decoder" and not section.get("config"):
+            return {"enabled": False}  # no decoder section: the codec stage's codec is final
         section.pop("workers", None)  # how fast, not what
         path = self.configs / section["config"]
         if not path.is_file():
@@ -195,6 +218,29 @@ class SmallRecipe:
     def _sft(self, out: Path) -> dict[str, Any]:
         return self._train_lm("sft", [f"model.init_from={self.model_dir('pretrain')}"])
 
+    def _decoder(self, out: Path) -> dict[str, Any]:
+        d = self.settings["decoder"]
+        if not d.get("config"):
+            return {}
+        from s2tts.training.checkpointing import Checkpointer
+
+        source = Checkpointer(out / "codec" / "run" / "checkpoints").latest()
+        if source is None:
+            raise RecipeError(
+                f"decoder: the codec stage left no training checkpoint under {out / 'codec' / 'run'}"
+            )
+        run = out / "codec" / "decoder"
+        self._tool(
+            ["train", "codec", "--config", str(self.configs / d["config"]), f"out_dir={run}",
+             f"weights_from={source}", "freeze_codes=true",
+             f"data.manifest={self.corpus / 'manifest.parquet'}", f"threads={self.threads}",
+             *d.get("overrides", [])],
+            "decoder",
+        )  # fmt: skip
+        if not (run / "export" / "codec.safetensors").is_file():
+            raise RecipeError(f"decoder: the trainer finished without {run / 'export'}/codec.safetensors")
+        return {"codec": str(run / "export"), "from": source.name}
+
     def _rl(self, out: Path) -> dict[str, Any]:
         r = self.settings["rl"]
         prompts = out / "rl" / "prompts.jsonl"
@@ -210,7 +256,7 @@ class SmallRecipe:
         model = self.model_dir("rl")
         if not (model / "model.safetensors").is_file():
             raise RecipeError(f"rl: the trainer finished without an exported model in {model}")
-        put_codec(self.codec_export, model)
+        put_codec(self.final_codec, model)
         return {"model": str(model), "prompts": count}
 
     def _eval(self, out: Path) -> dict[str, Any]:
@@ -222,6 +268,7 @@ class SmallRecipe:
              "--per-category", str(e["per_category"])],
             "eval-testset",
         )  # fmt: skip
+        put_codec(self.final_codec, self.model_dir(self.settings["export"]["model"]))
         flags = ["--limit", str(e["limit"])] if e.get("limit") else []
         flags += [] if e.get("speaker", True) else ["--no-speaker"]
         flags += [] if e.get("quality", True) else ["--no-quality"]
@@ -237,6 +284,7 @@ class SmallRecipe:
 
     def _export(self, out: Path) -> dict[str, Any]:
         x = self.settings["export"]
+        put_codec(self.final_codec, self.model_dir(x["model"]))
         voice = self.add_voice(self.model_dir(x["model"]))
         manifest = package_model(
             self.model_dir(x["model"]),
@@ -363,7 +411,6 @@ def put_codec(codec_dir: Path, model_dir: Path) -> None:
 
 
 def _marker_summary(out: Path) -> dict[str, Any]:
-    from s2tts.recipes.stages import read_marker
 
     summary = {}
     for name in STAGE_NAMES:
@@ -371,6 +418,16 @@ def _marker_summary(out: Path) -> dict[str, Any]:
         if marker is not None:
             summary[name] = {k: marker.get(k) for k in ("hash", "finished_at", "wall_s", "cpu_s")}
     return summary
+
+
+def milestone_recipe(out_dir: Path, configs: Path, assignments: Sequence[str] = ()) -> SmallRecipe:
+    """The recipe as a milestone sees it: its settings, and the corpus the run's corpus stage used
+    when ``corpus.path`` is not given (the default voice's clip is read from it)."""
+    settings = load_settings(configs, assignments)
+    if not settings["corpus"].get("path"):
+        recorded = ((read_marker(out_dir, "corpus") or {}).get("outputs") or {}).get("corpus")
+        settings["corpus"]["path"] = recorded
+    return SmallRecipe(out_dir, configs, settings=settings)
 
 
 def export_milestone(
@@ -399,7 +456,7 @@ def export_milestone(
         raise RecipeError(f"{stage} has no checkpoint yet under {runs[stage] / 'checkpoints'}")
     staging = out_dir / "milestones" / stage
     export_run(runs[stage], latest, staging)
-    codec = out_dir / "codec" / "run" / "export"
+    codec = recipe.final_codec if recipe is not None else out_dir / "codec" / "run" / "export"
     if not (codec / "codec.safetensors").is_file():
         raise RecipeError(f"no codec yet in {codec}: the codec stage must finish before a milestone")
     put_codec(codec, staging)

@@ -80,10 +80,14 @@ def _full_options() -> Any:
 
 
 class ModelState:
-    """A model (plain, DDP or FSDP2) as a stateful object with a full, CPU state dict."""
+    """A model (plain, DDP or FSDP2) as a stateful object with a full, CPU state dict.
 
-    def __init__(self, model: nn.Module) -> None:
+    ``drop_prefixes``: loaded keys under these prefixes are ignored (a weights-only start that
+    leaves out a part of the saved model, e.g. a training-only head)."""
+
+    def __init__(self, model: nn.Module, drop_prefixes: tuple[str, ...] = ()) -> None:
         self.model = model
+        self.drop_prefixes = drop_prefixes
 
     def state_dict(self) -> dict[str, Any]:
         from torch.distributed.checkpoint.state_dict import get_model_state_dict
@@ -93,6 +97,8 @@ class ModelState:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         from torch.distributed.checkpoint.state_dict import set_model_state_dict
 
+        if self.drop_prefixes:
+            state_dict = {k: v for k, v in state_dict.items() if not k.startswith(self.drop_prefixes)}
         try:
             set_model_state_dict(self.model, state_dict, options=_full_options())
         except (RuntimeError, KeyError, ValueError) as exc:

@@ -177,3 +177,21 @@ def test_freeze_codes_trains_the_decoder_and_keeps_every_code(tmp_path, speech_d
     # nothing to keep without trained weights: a clear error
     assert cli_main(["train", "codec", *tiny_run(tmp_path / "c", speech_dir, "freeze_codes=true")]) != 0
     assert "freeze_codes" in capsys.readouterr().err
+
+
+def test_freeze_codes_starts_from_a_distilled_codec_with_or_without_its_head(tmp_path, speech_dir):
+    """A codec trained with the Whisper distillation head refines its decoder with the head left out
+    (distill off) or kept frozen (distill on: no teacher runs, since codebook 0 cannot change)."""
+    extra = ("distill.enabled=true", "steps=2", "phases.unquantized_steps=1", "phases.gan_start=100")
+    train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "a", speech_dir, *extra)))
+    source = Checkpointer(tmp_path / "a" / "checkpoints").latest()
+    for distill in ("true", "false"):
+        run = tmp_path / f"refine-{distill}"
+        overrides = (f"weights_from={source}", "freeze_codes=true", f"distill.enabled={distill}", "steps=2")
+        assert train(load_config(CodecTrainConfig, None, tiny_run(run, speech_dir, *overrides)))["steps"] == 2
+        assert not any("loss_distill" in r for r in read_metrics(run / "metrics.jsonl"))
+    # resuming the distilled run itself without distillation leaves its head behind
+    more = ("distill.enabled=false", "steps=3", "phases.unquantized_steps=1", "phases.gan_start=100")
+    assert (
+        train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "a", speech_dir, *more)))["steps"] == 3
+    )

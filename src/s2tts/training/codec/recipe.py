@@ -171,7 +171,7 @@ def train(cfg: CodecTrainConfig) -> dict[str, Any]:
     dist = init_distributed(cfg.device)
     precision = Precision.parse(cfg.precision, dist.device)
     teacher = None
-    if cfg.distill.enabled:
+    if cfg.distill.enabled and not cfg.freeze_codes:  # frozen codes: codebook 0 learns nothing
         from s2tts.training.codec.whisper_teacher import WhisperEncoderTeacher
 
         teacher = WhisperEncoderTeacher()
@@ -199,8 +199,11 @@ def train(cfg: CodecTrainConfig) -> dict[str, Any]:
     ).to(dist.device)
     train_gen = torch.Generator().manual_seed(cfg.seed + 1)  # dropout draws, dead-code restarts
 
+    # the distillation head is a training-only part: a run without one (no distillation, or frozen
+    # codes) starts or resumes from a checkpoint that has one without it
+    drop = () if gen_model.head is not None else ("head.",)
     objects = {
-        "generator": ModelState(g_ddp),
+        "generator": ModelState(g_ddp, drop),
         "discriminator": ModelState(d_ddp),
         "opt_g": OptimizerState(g_ddp, opt_g),
         "opt_d": OptimizerState(d_ddp, opt_d),
@@ -221,7 +224,7 @@ def train(cfg: CodecTrainConfig) -> dict[str, Any]:
         log.info("resumed from %s at step %d", latest, start)
     elif cfg.weights_from:
         Checkpointer.read(cfg.weights_from)  # typed error for a bad path
-        ckpt.load(cfg.weights_from, {"generator": ModelState(g_ddp)}, restore_rng=False)
+        ckpt.load(cfg.weights_from, {"generator": ModelState(g_ddp, drop)}, restore_rng=False)
         phase.kmeans_done = True
     elif cfg.freeze_codes:
         raise TrainConfigError(
