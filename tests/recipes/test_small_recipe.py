@@ -193,8 +193,12 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
     recipe_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
+    rows = read_manifest(recipe_corpus / "manifest.parquet")
+    speaker = next(u.speaker_id for u in rows if u.split == "train" and u.kind == "single" and not u.tags
+                   and 3.0 <= u.duration_s <= 10.0)  # fmt: skip
+    voice = f"export.voice={{speaker: '{speaker}'}}"  # the default voice, evaluated and shipped
     base = ["recipe", "small", "--configs", str(SMOKE), "--out", str(out), "--threads", "1",
-            "--set", f"corpus.path={recipe_corpus}"]  # fmt: skip
+            "--set", f"corpus.path={recipe_corpus}", "--set", voice]  # fmt: skip
     assert main([*base, "--until", "codec"]) == 0
     first = {n: read_marker(out, n) for n in ("corpus", "codec")}
     assert read_marker(out, "pipeline") is None
@@ -227,6 +231,10 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
     assert torch.equal(refined.encode(wave, 44100)[0], codes)
     assert not torch.allclose(refined.decode(codes), first_codec.decode(codes))
     assert any((out / "eval" / "report").iterdir())
+    # evaluated as shipped: the default voice was beside the model the eval stage ran, and ships
+    evaluated = load_checkpoint(out / "rl" / "model").default_voice
+    assert evaluated is not None and "voice.json" in manifest["files"]
+    assert torch.equal(load_checkpoint(export).default_voice.codes, evaluated.codes)
     targets = json.loads((out / "eval" / "report" / "targets.json").read_text())
     assert [t["name"] for t in targets][0] == "intelligible" and targets[0]["value"] is not None
 
@@ -245,6 +253,8 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
         str(out),
         "--to",
         str(models),
+        "--set",
+        voice,
         "--milestone",
     ]
     assert main([*milestone, "sft"]) == 0
@@ -255,6 +265,7 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
         and (models / "codec.safetensors").is_file()
     )
     assert find_packaged(models) == models and verify_packaged(models)["eval"] is None
+    assert load_checkpoint(models).default_voice is not None  # a milestone carries the voice too
     # the export stage's result (with its evaluation) is what ships
     assert main([*milestone, "export"]) == 0
     assert verify_packaged(models)["eval"] == manifest["eval"]

@@ -119,7 +119,11 @@ class SmallRecipe:
             ),
             Stage("rl", self._rl, self._tool_config("rl"), ("corpus", "sft", "decoder"), "RL (GRPO)"),
             Stage(
-                "eval", self._eval, dict(s["eval"], model=final), ("corpus", final, "decoder"), "evaluation"
+                "eval",
+                self._eval,
+                dict(s["eval"], model=final, voice=s["export"].get("voice")),
+                ("corpus", final, "decoder"),
+                "evaluation",
             ),
             Stage(
                 "export",
@@ -268,7 +272,9 @@ class SmallRecipe:
              "--per-category", str(e["per_category"])],
             "eval-testset",
         )  # fmt: skip
+        # the model as it ships: the final codec and the default voice beside it
         put_codec(self.final_codec, self.model_dir(self.settings["export"]["model"]))
+        self.add_voice(self.model_dir(self.settings["export"]["model"]))
         flags = ["--limit", str(e["limit"])] if e.get("limit") else []
         flags += [] if e.get("speaker", True) else ["--no-speaker"]
         flags += [] if e.get("quality", True) else ["--no-quality"]
