@@ -54,6 +54,8 @@ def test_every_shipped_tool_config_parses() -> None:
             assert load_config(LMRunConfig, folder / s[stage]["config"]).steps > 0
         decoder = load_config(CodecTrainConfig, folder / s["decoder"]["config"])
         assert decoder.freeze_codes and decoder.vq.dropout == 0.0  # codes kept; all books at inference
+        codec = load_config(CodecTrainConfig, folder / s["codec"]["config"])
+        assert (decoder.model, decoder.discriminators) == (codec.model, codec.discriminators)
         assert load_config(RLRunConfig, folder / s["rl"]["config"]).steps > 0
     small = load_config(LMRunConfig, DEFAULT_CONFIGS / load_settings(DEFAULT_CONFIGS)["pretrain"]["config"])
     assert small.model.preset == "cpu-small" and small.save_every <= 250

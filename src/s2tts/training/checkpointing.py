@@ -79,6 +79,13 @@ def _full_options() -> Any:
     return StateDictOptions(full_state_dict=True, cpu_offload=True)
 
 
+def _shorten(message: str, limit: int = 600) -> str:
+    """A state-dict mismatch lists every tensor; the first few say what is wrong."""
+    return (
+        message if len(message) <= limit else f"{message[:limit]}... ({len(message) - limit} more characters)"
+    )
+
+
 class ModelState:
     """A model (plain, DDP or FSDP2) as a stateful object with a full, CPU state dict.
 
@@ -102,7 +109,7 @@ class ModelState:
         try:
             set_model_state_dict(self.model, state_dict, options=_full_options())
         except (RuntimeError, KeyError, ValueError) as exc:
-            raise CheckpointError(f"checkpoint weights do not match the model: {exc}") from exc
+            raise CheckpointError(f"checkpoint weights do not match the model: {_shorten(str(exc))}") from exc
 
 
 class OptimizerState:
