@@ -52,7 +52,7 @@ def test_every_shipped_tool_config_parses() -> None:
         assert load_config(CodecTrainConfig, folder / s["codec"]["config"]).steps > 0
         for stage in ("pretrain", "sft"):
             assert load_config(LMRunConfig, folder / s[stage]["config"]).steps > 0
-        decoder = load_config(CodecTrainConfig, folder / s["decoder"]["config"])
+        decoder = load_config(CodecTrainConfig, folder / (s["decoder"]["config"] or "decoder.yaml"))
         assert decoder.freeze_codes and decoder.vq.dropout == 0.0  # codes kept; all books at inference
         codec = load_config(CodecTrainConfig, folder / s["codec"]["config"])
         assert (decoder.model, decoder.discriminators) == (codec.model, codec.discriminators)
@@ -167,6 +167,16 @@ def test_the_default_voice_is_a_training_clip_of_its_speaker(recipe_corpus: Path
     settings["export"]["voice"] = None
     SmallRecipe(out, DEFAULT_CONFIGS, 1, settings)._export(out)
     assert load_checkpoint(out / "export").default_voice is None
+
+
+def test_without_a_decoder_config_the_codec_stage_codec_is_final(tmp_path: Path) -> None:
+    """decoder.config: null (the small recipe's setting) makes the decoder stage a no-op, and RL,
+    eval and export speak with the codec stage's codec."""
+    recipe = SmallRecipe(
+        tmp_path, DEFAULT_CONFIGS, 1, load_settings(DEFAULT_CONFIGS, ["decoder.config=null"])
+    )
+    assert next(st for st in recipe.stages() if st.name == "decoder").config == {"enabled": False}
+    assert recipe._decoder(tmp_path) == {} and recipe.final_codec == recipe.codec_export
 
 
 def test_a_milestone_reads_the_corpus_its_run_used(tmp_path: Path) -> None:
