@@ -220,7 +220,8 @@ def init_checkpoint(
         from s2tts.models.codec import CodecConfig
 
         codec_config = CodecConfig.preset(codec_preset)
-    model = random_init(DualARTransformer(config), seed).to(parse_dtype(dtype))
+    with torch.random.fork_rng(devices=[]):  # module construction draws a default init; not the caller's RNG
+        model = random_init(DualARTransformer(config), seed).to(parse_dtype(dtype))
     save_model(model, directory)
     tokenizer.save(directory)
     marker = {
@@ -233,6 +234,7 @@ def init_checkpoint(
     if codec_config is not None:
         from s2tts.models.codec import Codec
 
-        torch.manual_seed(seed)
-        Codec(codec_config).save(directory / "codec.safetensors")
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+            torch.manual_seed(seed)
+            Codec(codec_config).save(directory / "codec.safetensors")
     return directory

@@ -49,6 +49,20 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     assert [r["step"] for r in rows if "loss" in r] == [1, 2, 3, 4, 5, 6]
 
 
+def test_training_leaves_the_callers_random_state_alone(tmp_path: Path) -> None:
+    """Seeding is the run's own: the global RNG is what it was before training (and before
+    writing a random checkpoint), and the same config trains the same weights either way."""
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    run = train_lm(_cfg(tmp_path / "a", "steps=2", "export_on_finish=false", "lora.enabled=false"))
+    init_checkpoint(tmp_path / "ckpt", "tiny", seed=0, codec_preset="tiny")
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(999)  # another caller state: the run does not depend on it
+    again = train_lm(_cfg(tmp_path / "b", "steps=2", "export_on_finish=false", "lora.enabled=false"))
+    a, b = _weights(Path(run["checkpoint"])), _weights(Path(again["checkpoint"]))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_weights_only_resume_from_the_export(tmp_path: Path) -> None:
     run = train_lm(_cfg(tmp_path / "a", "steps=4", "save_every=4"))
     export = Path(run["export"])

@@ -153,13 +153,23 @@ def _apply_schedule(opt: torch.optim.Optimizer, sched: LambdaLR, cfg: LMRunConfi
 
 
 def train_lm(cfg: LMRunConfig) -> dict[str, Any]:
+    """Run (or resume) the configured LM training; returns the summary printed as the last line.
+
+    The global RNG (what LoRA dropout draws from) is seeded with ``cfg.seed`` inside a fork, so
+    the caller's random state is as it was when training returns."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(cfg.seed)
+        return _train_lm(cfg)
+
+
+def _train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     dist = init_distributed(cfg.device)
     if cfg.keep_host_memory and torch.device(dist.device).type == "cpu":
         keep_freed_host_memory()
     prec = Precision.parse(cfg.precision, dist.device)
-    torch.manual_seed(cfg.seed)
     out = Path(cfg.out_dir)
 
     model, tokenizer = build_model(cfg)
