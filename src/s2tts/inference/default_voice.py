@@ -25,6 +25,7 @@ import torch
 
 from s2tts.errors import WeightsError
 from s2tts.text.prompt import Reference
+from s2tts.versioned_json import read_versioned_json
 
 VOICE_FILE = "voice.json"
 VOICE_FORMAT = "s2tts-voice"
@@ -67,16 +68,9 @@ def read_default_voice(directory: str | Path, num_codebooks: int, codebook_size:
     A file that is there but does not fit the model (another number of codebooks, a code outside
     the codebook, not a voice file) is a WeightsError naming the problem."""
     path = Path(directory) / VOICE_FILE
-    if not path.is_file():
+    body = read_versioned_json(path, VOICE_FORMAT, VOICE_VERSION, WeightsError, "voice file")
+    if body is None:
         return None
-    try:
-        body = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WeightsError(f"{path} cannot be read: {exc}") from exc
-    if not isinstance(body, dict) or body.get("format") != VOICE_FORMAT:
-        raise WeightsError(f"{path} is not a voice file (format {VOICE_FORMAT!r})")
-    if body.get("version") != VOICE_VERSION:
-        raise WeightsError(f"{path} has version {body.get('version')!r}; this s2tts reads {VOICE_VERSION}")
     text = body.get("text")
     rows = body.get("codes")
     if not isinstance(text, str) or not text.strip():

@@ -36,6 +36,7 @@ from typing import Any
 
 from s2tts.checkpoint import RANDOM_MARKER
 from s2tts.errors import PackagedModelError
+from s2tts.versioned_json import read_versioned_json
 
 PACKAGED_ENV = "S2TTS_PACKAGED_MODEL"
 MANIFEST = "manifest.json"
@@ -105,23 +106,10 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
     """The parsed manifest of ``directory``, or None when it has none (PackagedModelError if it
     does not parse or is not a packaged-model manifest)."""
     path = directory / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PackagedModelError(f"{path} cannot be read: {exc}") from exc
-    if (
-        not isinstance(manifest, dict)
-        or manifest.get("format") != MANIFEST_FORMAT
-        or not isinstance(manifest.get("files"), dict)
-    ):
-        raise PackagedModelError(f"{path} is not a packaged-model manifest (format {MANIFEST_FORMAT!r})")
-    if manifest.get("version") != MANIFEST_VERSION:
-        raise PackagedModelError(
-            f"{path} has manifest version {manifest.get('version')!r}; this s2tts reads version "
-            f"{MANIFEST_VERSION}"
-        )
+    what = "packaged-model manifest"
+    manifest = read_versioned_json(path, MANIFEST_FORMAT, MANIFEST_VERSION, PackagedModelError, what)
+    if manifest is not None and not isinstance(manifest.get("files"), dict):
+        raise PackagedModelError(f"{path} is not a {what}: it lists no files")
     return manifest
 
 
