@@ -6,6 +6,8 @@
 #   scripts/small_model_bg.sh stop        # SIGTERM to the whole run: trainers save, then exit
 #   scripts/small_model_bg.sh milestone pretrain|sft   # the latest checkpoint, fp16 + manifest -> the package
 #   scripts/small_model_bg.sh milestone export         # the export stage's result (with its evaluation)
+#   scripts/small_model_bg.sh probe [pretrain|sft] [N] # is it talking yet? the latest checkpoint with the
+#                                                      # default voice, N held-out sentences, Whisper-base WER
 #
 # Settings (environment):
 #   S2TTS_SMALL_RUN     run directory, outside the repository (default /work/runs/small)
@@ -85,5 +87,24 @@ case "$cmd" in
     du -sh "$MODELS"
     echo "small: commit it (git add \"$MODELS\") only at milestones: each commit of the weights adds ~30 MB to the history"
     ;;
-  *) echo "usage: $0 start|status|stop|milestone STAGE" >&2; exit 2 ;;
+  probe)
+    # A quick look while training runs: the latest checkpoint of a stage, packaged with the default
+    # voice into RUN/probe/STAGE, speaks N held-out sentences (plain cases of 's2tts eval-testset',
+    # never trained on); the report goes to RUN/probe/STAGE-step-NNNNNNNN.
+    stage=${1:-pretrain}; n=${2:-20}
+    corpus=${S2TTS_SMALL_CORPUS:-$RUN/corpus}
+    probe=$RUN/probe
+    mkdir -p "$probe"
+    margs=(recipe small --out "$RUN" --milestone "$stage" --to "$probe/$stage")
+    [ -n "${S2TTS_SMALL_CORPUS:-}" ] && margs+=(--set "corpus.path=$S2TTS_SMALL_CORPUS")
+    step=$(nice -n "$NICE" "$PYTHON" -m s2tts.cli "${margs[@]}" | tail -n 1 |
+      "$PYTHON" -c 'import json, sys; print(json.loads(sys.stdin.read())["checkpoint"])')
+    nice -n "$NICE" "$PYTHON" -m s2tts.cli eval-testset --corpus "$corpus" --out "$probe/testset.jsonl" \
+      --per-category "$n" >/dev/null
+    grep '"category": "plain"' "$probe/testset.jsonl" >"$probe/plain.jsonl"
+    nice -n "$NICE" "$PYTHON" -m s2tts.cli eval --system "$probe/$stage" --testset "$probe/plain.jsonl" \
+      --out "$probe/$stage-$step" --threads 1 --seed 0 --no-speaker --no-quality | tail -n 1
+    echo "small: $stage $step: report $probe/$stage-$step/report.md"
+    ;;
+  *) echo "usage: $0 start|status|stop|milestone STAGE|probe [STAGE] [N]" >&2; exit 2 ;;
 esac
