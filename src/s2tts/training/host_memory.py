@@ -15,15 +15,27 @@ jemalloc or tcmalloc does for CPU training, without a new dependency.
 
 It changes process-wide allocator state, so it is called by the training entry points (not at
 import), and is a no-op returning False where the C library is not glibc.
+
+Keeping freed memory is not enough when the batches change shape every step (the LM's
+variable-length batches): the heap fragments, and glibc's resident memory grew 0.4-0.6 GB a minute
+in pre-training, with or without the setting above. :func:`trim_host_memory` (``malloc_trim``)
+returns the free pages inside the heap to the kernel. Measured on the small recipe's pre-training
+(1 thread, two runs side by side, same batches): trimming after every step held resident memory
+at 1.8-3.2 GB where the untrimmed run grew to 5.9 GB in six minutes, for steps 16% slower;
+trimming every 10 or 50 steps did not stop the growth (5.4 and 6.2 GB). The LM trainer therefore
+trims every ``trim_host_memory_every`` (default 1) steps unless another allocator is preloaded
+(:func:`allocator_preloaded`: jemalloc keeps ~2.5 GB at full speed and is the better fix).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import platform
+from collections.abc import Mapping
 
-__all__ = ["keep_freed_host_memory"]
+__all__ = ["allocator_preloaded", "keep_freed_host_memory", "trim_host_memory"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -44,3 +56,24 @@ def keep_freed_host_memory() -> bool:
     if not any(mallopt(_M_MMAP_THRESHOLD, size) for size in _MMAP_THRESHOLDS):
         return False
     return bool(mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM))
+
+
+def trim_host_memory() -> bool:
+    """Give glibc's free heap pages back to the kernel (``malloc_trim(0)``); True if some were.
+    A no-op returning False where the C library is not glibc (jemalloc preloaded or not, glibc's
+    own heap is what it trims)."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    malloc_trim = ctypes.CDLL(name).malloc_trim
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    malloc_trim.restype = ctypes.c_int
+    return bool(malloc_trim(0))
+
+
+def allocator_preloaded(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``LD_PRELOAD`` puts another malloc (jemalloc, tcmalloc, mimalloc) in glibc's place."""
+    preload = (os.environ if environ is None else environ).get("LD_PRELOAD", "")
+    return any(name in preload for name in ("jemalloc", "tcmalloc", "mimalloc"))

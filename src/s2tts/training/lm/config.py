@@ -4,7 +4,9 @@ Sections::
 
     out_dir, steps, seed, device, threads (torch intra-op threads), precision, distributed,
     keep_host_memory (on CPU, glibc keeps freed memory for the next step instead of page-faulting
-    it in again: ~10% faster steps, resident memory stays at its peak; see ``host_memory.py``)
+    it in again: ~10% faster steps, resident memory stays at its peak; see ``host_memory.py``),
+    trim_host_memory_every (on CPU with glibc's malloc, give the fragmented heap's free pages back
+    every N steps: bounded memory for ~16% slower steps; skipped when jemalloc is preloaded)
     model:  preset + codec_preset (pre-training from random init) or init_from (a checkpoint
             directory in the published layout: full fine-tuning / LoRA); scale_codebook_embeddings
             (train as inference embeds), activation_checkpointing, text_frontend (what the model
@@ -87,6 +89,7 @@ class LMRunConfig:
     precision: str = "fp32"
     distributed: Literal["ddp", "fsdp"] = "ddp"
     keep_host_memory: bool = True
+    trim_host_memory_every: int = 1  # steps between malloc_trim calls on CPU (0: never); see host_memory.py
     model: ModelSection = ModelSection()
     vocab: VocabSection = field(default_factory=VocabSection)
     lora: LoRAConfig = field(default_factory=LoRAConfig)
@@ -118,6 +121,8 @@ class LMRunConfig:
         ):
             if getattr(self, name) < 1:
                 raise TrainConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.trim_host_memory_every < 0:
+            raise TrainConfigError(f"trim_host_memory_every must be >= 0, got {self.trim_host_memory_every}")
         if self.precision not in PRECISIONS:
             raise TrainConfigError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
         if self.model.text_frontend not in FRONTENDS:
