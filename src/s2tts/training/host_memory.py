@@ -24,7 +24,7 @@ returns the free pages inside the heap to the kernel. Measured on the small reci
 at 1.8-3.2 GB where the untrimmed run grew to 5.9 GB in six minutes, for steps 16% slower;
 trimming every 10 or 50 steps did not stop the growth (5.4 and 6.2 GB). The LM trainer therefore
 trims every ``trim_host_memory_every`` (default 1) steps unless another allocator is preloaded
-(:func:`allocator_preloaded`: jemalloc keeps ~2.5 GB at full speed and is the better fix).
+(:func:`allocator_preloaded`: jemalloc keeps ~2.5 GB with no trimming at all).
 """
 
 from __future__ import annotations
