@@ -24,8 +24,8 @@ from typing import Any
 import torch
 
 from s2tts.errors import WeightsError
+from s2tts.inference.versioned_json import read_versioned_json
 from s2tts.text.prompt import Reference
-from s2tts.versioned_json import read_versioned_json
 
 VOICE_FILE = "voice.json"
 VOICE_FORMAT = "s2tts-voice"

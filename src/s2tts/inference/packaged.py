@@ -36,7 +36,7 @@ from typing import Any
 
 from s2tts.checkpoint import RANDOM_MARKER
 from s2tts.errors import PackagedModelError
-from s2tts.versioned_json import read_versioned_json
+from s2tts.inference.versioned_json import read_versioned_json
 
 PACKAGED_ENV = "S2TTS_PACKAGED_MODEL"
 MANIFEST = "manifest.json"
