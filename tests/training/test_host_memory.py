@@ -65,7 +65,7 @@ def test_large_blocks_come_from_the_kept_heap() -> None:
 _TRIM = """
 import json
 import torch
-from s2tts.training.host_memory import keep_freed_host_memory, trim_host_memory
+from s2tts.training.host_memory import host_memory_trimmer, keep_freed_host_memory
 
 def rss_mb():
     for line in open("/proc/self/status"):
@@ -77,7 +77,7 @@ blocks = [torch.ones(4 * 1024 * 1024) for _ in range(20)]  # 320 MB from the hea
 keep = [blocks[i] for i in range(0, 20, 5)]  # a few live blocks: the heap cannot just shrink
 del blocks
 held = rss_mb()
-trimmed = trim_host_memory()
+trimmed = host_memory_trimmer()()
 print(json.dumps({"held": held, "after": rss_mb(), "trimmed": trimmed, "live": len(keep)}))
 """
 

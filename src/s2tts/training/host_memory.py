@@ -18,7 +18,7 @@ import), and is a no-op returning False where the C library is not glibc.
 
 Keeping freed memory is not enough when the batches change shape every step (the LM's
 variable-length batches): the heap fragments, and glibc's resident memory grew 0.4-0.6 GB a minute
-in pre-training, with or without the setting above. :func:`trim_host_memory` (``malloc_trim``)
+in pre-training, with or without the setting above. :func:`host_memory_trimmer` (``malloc_trim``)
 returns the free pages inside the heap to the kernel. Measured on the small recipe's pre-training
 (1 thread, two runs side by side, same batches): trimming after every step held resident memory
 at 1.8-3.2 GB where the untrimmed run grew to 5.9 GB in six minutes, for steps 16% slower;
@@ -33,9 +33,9 @@ import ctypes
 import ctypes.util
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-__all__ = ["allocator_preloaded", "keep_freed_host_memory", "trim_host_memory"]
+__all__ = ["allocator_preloaded", "host_memory_trimmer", "keep_freed_host_memory"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -43,14 +43,20 @@ _MMAP_THRESHOLDS = (1 << 30, 32 << 20)  # older glibc caps the threshold at HEAP
 _NEVER_TRIM = 2**31 - 1  # mallopt takes an int
 
 
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc on Linux, else None."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name is not None else None
+
+
 def keep_freed_host_memory() -> bool:
     """Tell glibc's malloc to keep freed memory for reuse; True if it took effect."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    libc = _glibc()
+    if libc is None:
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    mallopt = ctypes.CDLL(name).mallopt
+    mallopt = libc.mallopt
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     if not any(mallopt(_M_MMAP_THRESHOLD, size) for size in _MMAP_THRESHOLDS):
@@ -58,19 +64,17 @@ def keep_freed_host_memory() -> bool:
     return bool(mallopt(_M_TRIM_THRESHOLD, _NEVER_TRIM))
 
 
-def trim_host_memory() -> bool:
-    """Give glibc's free heap pages back to the kernel (``malloc_trim(0)``); True if some were.
-    A no-op returning False where the C library is not glibc (jemalloc preloaded or not, glibc's
-    own heap is what it trims)."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    malloc_trim = ctypes.CDLL(name).malloc_trim
+def host_memory_trimmer() -> Callable[[], bool] | None:
+    """A call that gives glibc's free heap pages back to the kernel (``malloc_trim(0)``; True if
+    some were), looked up once so that calling it every step costs only the trim; None where the
+    C library is not glibc."""
+    libc = _glibc()
+    if libc is None:
+        return None
+    malloc_trim = libc.malloc_trim
     malloc_trim.argtypes = [ctypes.c_size_t]
     malloc_trim.restype = ctypes.c_int
-    return bool(malloc_trim(0))
+    return lambda: bool(malloc_trim(0))
 
 
 def allocator_preloaded(environ: Mapping[str, str] | None = None) -> bool:

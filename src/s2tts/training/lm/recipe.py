@@ -47,7 +47,7 @@ from s2tts.training.distributed import (
     wrap_ddp,
 )
 from s2tts.training.guards import check_finite
-from s2tts.training.host_memory import allocator_preloaded, keep_freed_host_memory, trim_host_memory
+from s2tts.training.host_memory import allocator_preloaded, host_memory_trimmer, keep_freed_host_memory
 from s2tts.training.interrupt import StopOnSignal
 from s2tts.training.lm.config import LMRunConfig
 from s2tts.training.lm.data import StepSampler, load_sources
@@ -233,6 +233,7 @@ def _train_lm(cfg: LMRunConfig) -> dict[str, Any]:
 
     on_cpu = torch.device(dist.device).type == "cpu"
     trim_every = cfg.trim_host_memory_every if on_cpu and not allocator_preloaded() else 0
+    trim = host_memory_trimmer() if trim_every else None
     log = MetricsLogger(out, enabled=dist.is_main)
     log.log(start, {"precision": prec.name})  # what ``auto`` resolved to on this machine, each start
     bar = progress_bar(cfg.steps, initial=start, enabled=dist.is_main, desc="train lm")
@@ -312,8 +313,8 @@ def _train_lm(cfg: LMRunConfig) -> dict[str, Any]:
                         log.log(
                             done, write_sample(model, builder, cfg.sample, out, done, cfg.model.init_from)
                         )
-                if trim_every and done % trim_every == 0:
-                    trim_host_memory()
+                if trim is not None and done % trim_every == 0:
+                    trim()
                 interrupted = any_rank(stop.requested, dist)
                 if done % cfg.save_every == 0 or done == cfg.steps or interrupted:
                     last_saved, steps_done = save(done), done
