@@ -63,6 +63,24 @@ def test_training_leaves_the_callers_random_state_alone(tmp_path: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_training_trims_glibc_heap_every_step_unless_jemalloc_is_preloaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """trim_host_memory_every=1 trims after every step (malloc_trim itself is tested in
+    test_host_memory.py); with another allocator preloaded, or 0, it never trims."""
+    import s2tts.training.lm.recipe as lm_recipe
+
+    calls: list[int] = []
+    monkeypatch.setattr(lm_recipe, "host_memory_trimmer", lambda: lambda: calls.append(1) or True)
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    train_lm(_cfg(tmp_path / "a", "steps=3", "export_on_finish=false"))
+    assert len(calls) == 3
+    train_lm(_cfg(tmp_path / "b", "steps=3", "export_on_finish=false", "trim_host_memory_every=0"))
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+    train_lm(_cfg(tmp_path / "c", "steps=3", "export_on_finish=false"))
+    assert len(calls) == 3
+
+
 def test_weights_only_resume_from_the_export(tmp_path: Path) -> None:
     run = train_lm(_cfg(tmp_path / "a", "steps=4", "save_every=4"))
     export = Path(run["export"])

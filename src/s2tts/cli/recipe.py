@@ -78,7 +78,7 @@ def _small(args: argparse.Namespace) -> int:
         if args.to is None:
             raise RecipeError("--milestone needs --to DIR")
         recipe = milestone_recipe(args.out.resolve(), args.configs, args.assignments)
-        print(json.dumps(export_milestone(args.out.resolve(), args.milestone, args.to.resolve(), recipe)))
+        print(json.dumps(export_milestone(recipe, args.milestone, args.to.resolve())))
         return 0
     only = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
     results = run_small(args.out, args.configs, args.threads, args.assignments, only, args.until)

@@ -3,10 +3,10 @@
 ``package_model(src, dst)`` takes a published checkpoint directory with its codec beside it (what
 the recipe's LM, SFT and RL stages leave) and writes to ``dst`` only what loading needs -- the LM
 config, weights and tokenizer, the codec's weights and config, the trainer's ``trainer_state.json``
-(step and run config, which ``resume_weights`` continues from), the default voice ``voice.json`` and ``random_init.json`` when the
-weights are random -- with every ``*.safetensors`` in fp16 (``export_fp16``), then
-``manifest.json`` (sizes, sha256, the evaluation's targets, provenance; see
-``s2tts.inference.packaged``). Anything else (plots, logs) stays behind.
+(step and run config, which ``resume_weights`` continues from), the default voice ``voice.json``
+and ``random_init.json`` when the weights are random -- with every ``*.safetensors`` in fp16
+(``export_fp16``), then ``manifest.json`` (sizes, sha256, the evaluation's targets, provenance;
+see ``s2tts.inference.packaged``). Anything else (plots, logs) stays behind.
 
 The old manifest is removed first and the new one written last, so a reader that finds a
 manifest finds the files it describes, and an interrupted packaging leaves a directory without

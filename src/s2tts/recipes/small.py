@@ -272,19 +272,19 @@ class SmallRecipe:
              "--per-category", str(e["per_category"])],
             "eval-testset",
         )  # fmt: skip
-        # the model as it ships: the final codec and the default voice beside it
-        put_codec(self.final_codec, self.model_dir(self.settings["export"]["model"]))
-        self.add_voice(self.model_dir(self.settings["export"]["model"]))
+        model = self.model_dir(self.settings["export"]["model"])
+        put_codec(self.final_codec, model)  # the model as it ships: final codec, default voice
+        self.add_voice(model)
         flags = ["--limit", str(e["limit"])] if e.get("limit") else []
         flags += [] if e.get("speaker", True) else ["--no-speaker"]
         flags += [] if e.get("quality", True) else ["--no-quality"]
         self._tool(
-            ["eval", "--system", str(self.model_dir(self.settings["export"]["model"])), "--testset",
+            ["eval", "--system", str(model), "--testset",
              str(testset), "--out", str(report), "--asr", str(e.get("asr", "base")),
              "--threads", str(self.threads), *flags],
             "eval",
         )  # fmt: skip
-        results = write_targets(report, self.model_dir(self.settings["export"]["model"]))
+        results = write_targets(report, model)
         passed = [r.name for r in results if r.passed]
         return {"testset": str(testset), "report": str(report), "targets_passed": passed}
 
@@ -436,16 +436,16 @@ def milestone_recipe(out_dir: Path, configs: Path, assignments: Sequence[str] = 
     return SmallRecipe(out_dir, configs, settings=settings)
 
 
-def export_milestone(
-    out_dir: Path, stage: str, to: Path, recipe: SmallRecipe | None = None
-) -> dict[str, Any]:
-    """Package a model of the run into ``to`` (e.g. the package's ``s2tts/assets/small``): for
-    ``pretrain`` / ``sft`` the latest training checkpoint of that LM stage (running or finished)
-    with the recipe's codec and, when ``recipe`` is given, its default voice (``export.voice``);
-    for ``export`` the export stage's result (verified first) with its evaluation. What the
-    background script commits at milestones."""
+def export_milestone(recipe: SmallRecipe, stage: str, to: Path) -> dict[str, Any]:
+    """Package a model of the recipe's run into ``to`` (e.g. the package's ``s2tts/assets/small``):
+    for ``pretrain`` / ``sft`` the latest training checkpoint of that LM stage (running or
+    finished) with the recipe's final codec and default voice (``export.voice``); for ``export``
+    the export stage's result (verified first) with its evaluation. What the background script
+    commits at milestones."""
     from s2tts.training.checkpointing import Checkpointer
     from s2tts.training.lm.export import export_run
+
+    out_dir = recipe.out_dir
 
     if stage == "export":
         source = out_dir / "export"
@@ -462,11 +462,11 @@ def export_milestone(
         raise RecipeError(f"{stage} has no checkpoint yet under {runs[stage] / 'checkpoints'}")
     staging = out_dir / "milestones" / stage
     export_run(runs[stage], latest, staging)
-    codec = recipe.final_codec if recipe is not None else out_dir / "codec" / "run" / "export"
+    codec = recipe.final_codec
     if not (codec / "codec.safetensors").is_file():
         raise RecipeError(f"no codec yet in {codec}: the codec stage must finish before a milestone")
     put_codec(codec, staging)
-    voice = recipe.add_voice(staging) if recipe is not None else None
+    voice = recipe.add_voice(staging)
     provenance = {
         "model": stage,
         "checkpoint": latest.name,
