@@ -14,7 +14,8 @@ Sections::
             recorded in the exported config.json; with init_from the checkpoint's front end is kept)
     vocab:  add_tokens (grown with N(mu, Sigma) rows), special
     lora:   LoRAConfig (enabled, rank, alpha, rslora, dropout, targets, train_also)
-    data:   DataConfig (source, path, synthetic, turns_per_sample, reference_prob, val_fraction, max_len)
+    data:   DataConfig (source, path, synthetic, turns_per_sample, reference_prob, val_fraction, max_len,
+            length_group_steps: batches of similar length from this many steps' samples)
     loss:   LossConfig (lambda_slow, lambda_fast, text_loss, weights, constrained_audio, codebook weights)
     optim:  lr (audio modules), text_lr (text backbone; null = lr), betas, eps, weight_decay,
             grad_clip, fused (torch's one-kernel AdamW, the default of transformers' Trainer; false:
@@ -121,6 +122,10 @@ class LMRunConfig:
         ):
             if getattr(self, name) < 1:
                 raise TrainConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.data.length_group_steps < 1:
+            raise TrainConfigError(
+                f"data.length_group_steps must be >= 1, got {self.data.length_group_steps}"
+            )
         if self.trim_host_memory_every < 0:
             raise TrainConfigError(f"trim_host_memory_every must be >= 0, got {self.trim_host_memory_every}")
         if self.precision not in PRECISIONS:

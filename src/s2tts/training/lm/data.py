@@ -111,6 +111,9 @@ class DataConfig:
     max_frames: int = 2048
     chunk_length: int = DEFAULT_CHUNK_LENGTH  # the engine's text batch size: samples batched as at inference
     max_speakers: int = 5
+    # Regroup the samples of this many consecutive steps by length (s2tts.training.lm.length_groups):
+    # less padding, the same samples. 1: random batches.
+    length_group_steps: int = 1
 
 
 @dataclass(frozen=True, eq=False)

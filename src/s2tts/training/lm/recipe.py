@@ -51,6 +51,7 @@ from s2tts.training.host_memory import allocator_preloaded, host_memory_trimmer,
 from s2tts.training.interrupt import StopOnSignal
 from s2tts.training.lm.config import LMRunConfig
 from s2tts.training.lm.data import StepSampler, load_sources
+from s2tts.training.lm.length_groups import LengthGroupedSampler
 from s2tts.training.lm.listen import write_sample
 from s2tts.training.lm.losses import combine
 from s2tts.training.lm.objective import DualARObjective
@@ -183,7 +184,12 @@ def _train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     sb = SampleBuilder(builder, max_len=min(cfg.data.max_len, model_config.slow.max_seq_len))
     train, val = load_sources(cfg.data, model_config.num_codebooks, model_config.codebook_size)
     warm_frontend(builder.frontend, (train, val), progress=dist.is_main)
-    sampler = StepSampler(len(train), cfg.batch_size, cfg.grad_accum, dist.world_size, cfg.data.seed)
+    sampler = LengthGroupedSampler(
+        StepSampler(len(train), cfg.batch_size, cfg.grad_accum, dist.world_size, cfg.data.seed),
+        cfg.data.length_group_steps,
+        lambda i, epoch: sb.build_fitting(train.get(i, epoch)).length,
+        cfg.data.seed,
+    )
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "config.yaml")
