@@ -7,7 +7,8 @@
 #   scripts/small_model_bg.sh milestone pretrain|sft   # the latest checkpoint, fp16 + manifest -> the package
 #   scripts/small_model_bg.sh milestone export         # the export stage's result (with its evaluation)
 #   scripts/small_model_bg.sh probe [pretrain|sft] [N] # is it talking yet? the latest checkpoint with the
-#                                                      # default voice, N held-out sentences, Whisper-base WER
+#                                                      # default voice, N held-out sentences, Whisper-base WER,
+#                                                      # and its attention alignment to the text
 #
 # Settings (environment):
 #   S2TTS_SMALL_RUN     run directory, outside the repository (default /work/runs/small)
@@ -104,6 +105,9 @@ case "$cmd" in
     grep '"category": "plain"' "$probe/testset.jsonl" >"$probe/plain.jsonl"
     nice -n "$NICE" "$PYTHON" -m s2tts.cli eval --system "$probe/$stage" --testset "$probe/plain.jsonl" \
       --out "$probe/$stage-$step" --threads 1 --seed 0 --no-speaker --no-quality | tail -n 1
+    # how well its audio attends to its text (scripts/lm_alignment.py): the curve before the WER moves
+    nice -n "$NICE" "$PYTHON" "$REPO/scripts/lm_alignment.py" "$probe/$stage" "$RUN/lm/$stage/config.yaml" \
+      --samples 10 | tail -n 1 | tee "$probe/$stage-$step/alignment.json"
     echo "small: $stage $step: report $probe/$stage-$step/report.md"
     ;;
   *) echo "usage: $0 start|status|stop|milestone STAGE|probe [STAGE] [N]" >&2; exit 2 ;;
