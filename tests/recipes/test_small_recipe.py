@@ -247,6 +247,9 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
     evaluated = load_checkpoint(out / "rl" / "model").default_voice
     assert evaluated is not None and "voice.json" in manifest["files"]
     assert torch.equal(load_checkpoint(export).default_voice.codes, evaluated.codes)
+    # and RL's rollouts without a reference spoke in it: it was beside the SFT model RL started from
+    rl_voice = load_checkpoint(out / "lm" / "sft" / "model").default_voice
+    assert rl_voice is not None and torch.equal(rl_voice.codes, evaluated.codes)
     targets = json.loads((out / "eval" / "report" / "targets.json").read_text())
     assert [t["name"] for t in targets][0] == "intelligible" and targets[0]["value"] is not None
 

@@ -117,7 +117,13 @@ class SmallRecipe:
                 ("corpus", "codec"),
                 "decoder refinement",
             ),
-            Stage("rl", self._rl, self._tool_config("rl"), ("corpus", "sft", "decoder"), "RL (GRPO)"),
+            Stage(
+                "rl",
+                self._rl,
+                dict(self._tool_config("rl"), voice=s["export"].get("voice")),
+                ("corpus", "sft", "decoder"),
+                "RL (GRPO)",
+            ),
             Stage(
                 "eval",
                 self._eval,
@@ -251,6 +257,7 @@ class SmallRecipe:
         count = write_rl_prompts(
             self.corpus, prompts, int(r["prompts"]), float(r.get("references", 0.0)), int(r.get("seed", 0))
         )
+        self.add_voice(self.model_dir("sft"))  # prompts without a reference: the voice that ships
         self._tool(
             ["train", "rl", "--config", str(self.configs / r["config"]), "--threads", str(self.threads),
              f"out_dir={out / 'rl'}", f"model.init_from={self.model_dir('sft')}",

@@ -10,6 +10,7 @@ import torch
 from s2tts.checkpoint import init_checkpoint, load_checkpoint, random_model
 from s2tts.models.codec import Codec, load_codec
 from s2tts.models.config import DualARConfig
+from s2tts.text.prompt import Reference
 from s2tts.text.tokenizer import S2Tokenizer
 from s2tts.training.rl.grpo import pack, sampling_logprobs
 from s2tts.training.rl.logprobs import rollout_logprobs
@@ -97,3 +98,31 @@ def test_a_long_dialogue_runs_as_several_text_batches(parts: Parts) -> None:
         forced = rollout_logprobs(sampler.model, batch)
     assert torch.allclose(sampled.slow * batch.slow_mask, forced.slow, atol=1e-4)
     assert torch.allclose(sampled.fast * batch.fast_mask, forced.fast, atol=1e-4)
+
+
+def _holds(prompt: torch.Tensor, codes: torch.Tensor) -> bool:
+    """Whether the codebook rows of ``prompt`` (1+N, L) hold ``codes`` (N, n) as consecutive frames."""
+    n = codes.shape[1]
+    return any(torch.equal(prompt[1:, j : j + n], codes) for j in range(prompt.shape[1] - n + 1))
+
+
+def test_a_prompt_without_reference_speaks_in_the_default_voice(parts: Parts) -> None:
+    """As the served model does: the checkpoint's default voice is the reference of every prompt
+    that names none; a prompt with its own reference keeps it; no default voice, no reference."""
+    config = parts[2]
+    g = torch.Generator().manual_seed(5)
+    voice, own = (
+        Reference(text, torch.randint(1, config.codebook_size, (config.num_codebooks, 6), generator=g))
+        for text in ("The default voice.", "Its own reference.")
+    )
+    cfg = RolloutConfig(group_size=2, max_new_tokens=4, min_new_tokens=2)
+    model = random_model(config, seed=3, std=0.2)
+    with_voice = RolloutSampler(model, parts[0], parts[1], cfg, default_voice=voice)
+    [plain], [cloned] = (
+        with_voice.run([RolloutJob(0, 0, "Hello there.", refs, 11)]) for refs in ((), (own,))
+    )
+    assert _holds(plain.batches[0].prompt, voice.codes)
+    assert _holds(cloned.batches[0].prompt, own.codes) and not _holds(cloned.batches[0].prompt, voice.codes)
+    [bare] = RolloutSampler(model, parts[0], parts[1], cfg).run([RolloutJob(0, 0, "Hello there.", (), 11)])
+    assert not _holds(bare.batches[0].prompt, voice.codes)
+    assert bare.batches[0].prompt.shape[1] < plain.batches[0].prompt.shape[1]

@@ -123,7 +123,8 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
         raise TrainConfigError(f"{init_from} has no codec: RL rollouts are decoded to audio with it")
     codec = load_codec(codec_path, device=dist.device)
     prompts = read_prompts(cfg.data.prompts, codec)
-    sampler = RolloutSampler(model, ckpt.tokenizer, codec, cfg.rollout)
+    # prompts without a reference speak in the checkpoint's default voice, as the served model does
+    sampler = RolloutSampler(model, ckpt.tokenizer, codec, cfg.rollout, default_voice=ckpt.default_voice)
     baselines = "tags" in cfg.rewards.terms
 
     params = [p for p in model.parameters() if p.requires_grad]

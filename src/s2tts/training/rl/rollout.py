@@ -143,7 +143,10 @@ class RolloutJob:
 
 class RolloutSampler:
     """Draws rollouts of ``model`` (its current weights) through a :class:`TTSEngine` made per
-    call, so the engine sees the weights of the moment and holds no cache between steps."""
+    call, so the engine sees the weights of the moment and holds no cache between steps.
+
+    default_voice: the reference a prompt without one is spoken with (a checkpoint's
+    ``voice.json``), as the served model speaks such requests; None: the model's own choice."""
 
     def __init__(
         self,
@@ -152,7 +155,9 @@ class RolloutSampler:
         codec: Codec,
         cfg: RolloutConfig,
         max_seq_len: int | None = None,
+        default_voice: Reference | None = None,
     ) -> None:
+        self.default_voice = default_voice
         self.model = model
         self.tokenizer = tokenizer
         self.codec = codec
@@ -178,6 +183,7 @@ class RolloutSampler:
             Path("."),
             random_weights=False,
             frontend=TextFrontend(self.model.config.text_frontend),
+            default_voice=self.default_voice,
         )
         config = EngineConfig(
             max_sessions=self.cfg.batch_size,
