@@ -23,6 +23,7 @@ init_from, added tokens, LoRA) is refused with a clear error.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from pathlib import Path
@@ -184,11 +185,13 @@ def _train_lm(cfg: LMRunConfig) -> dict[str, Any]:
     sb = SampleBuilder(builder, max_len=min(cfg.data.max_len, model_config.slow.max_seq_len))
     train, val = load_sources(cfg.data, model_config.num_codebooks, model_config.codebook_size)
     warm_frontend(builder.frontend, (train, val), progress=dist.is_main)
+    base = StepSampler(len(train), cfg.batch_size, cfg.grad_accum, dist.world_size, cfg.data.seed)
+    # A group's samples are built once: measured for their length, then batched.
+    build = functools.lru_cache(maxsize=cfg.data.length_group_steps * base.global_batch)(
+        lambda i, epoch: sb.build_fitting(train.get(i, epoch))
+    )
     sampler = LengthGroupedSampler(
-        StepSampler(len(train), cfg.batch_size, cfg.grad_accum, dist.world_size, cfg.data.seed),
-        cfg.data.length_group_steps,
-        lambda i, epoch: sb.build_fitting(train.get(i, epoch)).length,
-        cfg.data.seed,
+        base, cfg.data.length_group_steps, lambda i, epoch: build(i, epoch).length, cfg.data.seed
     )
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -256,8 +259,9 @@ def _train_lm(cfg: LMRunConfig) -> dict[str, Any]:
                 step_t0 = time.perf_counter()
                 batches = []
                 for m in range(cfg.grad_accum):
-                    values, kinds = _batches(
-                        train, sampler.positions(step, m, dist.rank), sb, tokenizer.pad_id
+                    values, kinds = collate(
+                        [build(i, epoch) for i, epoch in sampler.positions(step, m, dist.rank)],
+                        tokenizer.pad_id,
                     )
                     seed = ((cfg.seed * 1_000_003 + step) * cfg.grad_accum + m) * dist.world_size + dist.rank
                     batches.append(
