@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
+import s2tts.training.rl.recipe as rl_recipe
 from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.cli import main
 from s2tts.errors import CheckpointError
+from s2tts.inference.default_voice import write_default_voice
 from s2tts.training.checkpointing import Checkpointer
 from s2tts.training.lm.setup import training_layout
 from s2tts.training.lora import adapters_off, inject_lora
@@ -19,6 +22,7 @@ from s2tts.training.metrics_log import read_metrics
 from s2tts.training.rl.config import RLRunConfig, s2_lora
 from s2tts.training.rl.logprobs import pack_rollouts, rollout_logprobs
 from s2tts.training.rl.recipe import train_rl
+from s2tts.training.rl.rollout import RolloutSampler
 from s2tts.training.run_config import config_from_dict
 
 GUARDS_OFF = {
@@ -199,3 +203,26 @@ def test_the_shipped_smoke_config_runs_with_the_real_rewards(
     # between the guards' penalty and the most the weighted terms can give (1 + 0.25 + 0.25)
     assert -1.0 <= row["reward_mean"] <= 1.5
     assert "guard_finished_pass_rate" in row and "guard_duration_pass_rate" in row
+
+
+def test_rollouts_speak_in_the_starting_checkpoints_default_voice(
+    setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint with ``voice.json``: the trainer's rollout sampler gets that voice, so prompts
+    without a reference are spoken in it (the sampler's use of it: test_rollout.py)."""
+    ckpt = shutil.copytree(setup[0], tmp_path / "voiced")
+    codes = torch.randint(
+        1, 32, (load_checkpoint(ckpt).config.num_codebooks, 5), generator=torch.Generator().manual_seed(0)
+    )
+    write_default_voice(ckpt, "The voice that ships.", codes)
+    voices: list[Any] = []
+
+    class Spy(RolloutSampler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            voices.append(self.default_voice)
+
+    monkeypatch.setattr(rl_recipe, "RolloutSampler", Spy)
+    train_rl(_cfg((ckpt, setup[1]), tmp_path / "run", steps=1, sample_every=10, export_on_finish=False))
+    [voice] = voices
+    assert voice is not None and voice.text == "The voice that ships." and torch.equal(voice.codes, codes)
