@@ -25,9 +25,9 @@ import argparse
 import json
 from pathlib import Path
 
-import pandas as pd
 import torch
 
+from s2tts.data.manifest import read_manifest
 from s2tts.models.codec import load_codec
 from s2tts.models.codec.inputs import prepare_audio
 from s2tts.training.codec.distill import resample_frames
@@ -101,9 +101,12 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     codec = load_codec(args.codec).eval()
-    rows = pd.read_parquet(args.manifest)
-    rows = rows[(rows.language == "en") & (rows.kind == "single") & (rows.split != "train")]
-    lines = list(dict.fromkeys(t.strip() for t in rows.plain_text if t.strip()))[: args.count]
+    rows = [
+        u
+        for u in read_manifest(args.manifest)
+        if u.language == "en" and u.kind == "single" and u.split != "train"
+    ]
+    lines = list(dict.fromkeys(u.plain_text.strip() for u in rows if u.plain_text.strip()))[: args.count]
     feats, labels = features(codec, festival_labelled(lines))
     phones = sorted({p for lab in labels for p in lab})
     index = {p: i for i, p in enumerate(phones)}
