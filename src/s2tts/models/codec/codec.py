@@ -34,6 +34,7 @@ from s2tts.models.codec.encoder import Encoder
 from s2tts.models.codec.inputs import check_codes, prepare_audio
 from s2tts.models.codec.istft import ISTFTDecoder
 from s2tts.models.codec.quantizer import DownsampleQuantizer
+from s2tts.models.codec.stft_encoder import STFTEncoder
 from s2tts.models.codec.streaming import DecodeState, EncodeState
 
 #: Frames per internal step of one-shot encode/decode, by device type.
@@ -48,7 +49,9 @@ class Codec(nn.Module):
     def __init__(self, config: CodecConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else CodecConfig()
-        self.encoder = Encoder(self.config)
+        self.encoder = (
+            STFTEncoder(self.config) if self.config.encoder.kind == "stft" else Encoder(self.config)
+        )
         self.quantizer = DownsampleQuantizer(self.config)
         self.decoder = (
             ISTFTDecoder(self.config) if self.config.decoder.kind == "istft" else Decoder(self.config)

@@ -45,11 +45,14 @@ class WindowTransformerConfig:
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """Encoder: conv -> blocks (3 residual units, Snake, strided conv[, transformer]) -> Snake -> conv.
+    """Encoder. ``kind="conv"`` (the released one): conv -> blocks (3 residual units, Snake, strided
+    conv[, transformer]) -> Snake -> conv. Block ``i`` outputs ``dim * 2**(i+1)`` channels; a block
+    with ``transformer_layers[i] > 0`` ends with a window-limited transformer of that width,
+    ``width // transformer_head_dim`` heads and an FFN of ``width * transformer_ffn_ratio``.
 
-    Block ``i`` outputs ``dim * 2**(i+1)`` channels; a block with ``transformer_layers[i] > 0`` ends
-    with a window-limited transformer of that width, ``width // transformer_head_dim`` heads and an
-    FFN of ``width * transformer_ffn_ratio``.
+    ``kind="stft"`` (the iSTFT decoder's mirror, not in the released family): causal STFT of
+    ``stft_n_fft`` (0: 2 * hop) with hop ``prod(rates)`` -> log-magnitude -> conv -> ``stft_layers``
+    ConvNeXt blocks of width ``dim`` at the latent rate -> linear (``transformer_*`` unused).
     """
 
     dim: int = 64
@@ -60,6 +63,9 @@ class EncoderConfig:
     transformer_window: int = 512
     rope_base: float = 10000.0
     norm_eps: float = 1e-5
+    kind: str = "conv"
+    stft_layers: int = 4
+    stft_n_fft: int = 0  # 0: 2 * hop
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,9 @@ class CodecConfig:
 
     @property
     def encoder_width(self) -> int:
-        """Channels at the encoder's last block (input of its final conv)."""
+        """Channels at the encoder's last block (input of its final conv or head)."""
+        if self.encoder.kind == "stft":
+            return self.encoder.dim
         return self.encoder.dim * 2 ** len(self.encoder.rates)
 
     # -- checks --------------------------------------------------------------------------------
@@ -165,7 +173,17 @@ class CodecConfig:
                 "codec config: encoder.transformer_layers needs one count >= 0 per encoder rate, "
                 f"got {list(e.transformer_layers)} for rates {list(e.rates)}"
             )
-        for i, n in enumerate(e.transformer_layers):
+        if e.kind not in ("conv", "stft"):
+            raise ConfigError(f"codec config: encoder.kind must be 'conv' or 'stft', got {e.kind!r}")
+        if e.kind == "stft":
+            hop = math.prod(e.rates)
+            n_fft = e.stft_n_fft or 2 * hop
+            if e.stft_layers < 0 or e.stft_n_fft < 0 or n_fft % hop:
+                raise ConfigError(
+                    f"codec config: stft encoder needs stft_layers >= 0 and stft_n_fft a multiple "
+                    f"of the hop {hop}, got {e.stft_layers}, {e.stft_n_fft}"
+                )
+        for i, n in enumerate(e.transformer_layers if e.kind == "conv" else ()):
             width = e.dim * 2 ** (i + 1)
             if n and width % e.transformer_head_dim:
                 raise ConfigError(
