@@ -123,7 +123,11 @@ def main() -> None:
     from s2tts.training.codec.phone_probe import festival_labelled
 
     out = Path(args.out)
-    result: dict[str, object] = {"steps": args.steps, "threads": args.threads, "loadavg_before": load_average()}
+    result: dict[str, object] = {
+        "steps": args.steps,
+        "threads": args.threads,
+        "loadavg_before": load_average(),
+    }
     walls = {n: train(out / n, n, args.audio_dir, args.steps, args.threads) for n in names}
     steps = step_seconds(names, args.repeats)
     sentences = load_sentences("en")

@@ -36,9 +36,7 @@ from s2tts.training.codec.phone_probe import festival_labelled
 def heldout_lines(manifest: Path, count: int) -> list[str]:
     """The first ``count`` distinct English single-utterance texts of the manifest's held-out rows."""
     rows = [
-        u
-        for u in read_manifest(manifest)
-        if u.language == "en" and u.kind == "single" and u.split != "train"
+        u for u in read_manifest(manifest) if u.language == "en" and u.kind == "single" and u.split != "train"
     ]
     return list(dict.fromkeys(u.plain_text.strip() for u in rows if u.plain_text.strip()))[:count]
 
