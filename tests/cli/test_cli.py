@@ -72,6 +72,17 @@ def test_generate_codes_greedy_reproduces_reference(tmp_path: Path) -> None:
     np.testing.assert_array_equal(codes, golden["gen_g1_b0_codes"].numpy())
 
 
+def test_speak_min_new_tokens_sets_the_length(tiny: Path, tmp_path: Path) -> None:
+    """--min-new-tokens = --max-new-tokens = n: exactly n - 1 frames of audio, whatever the model."""
+    from s2tts.models.codec.weights import load_codec
+
+    out = tmp_path / "fixed.wav"
+    args = ["speak", "Hello there, world.", "-o", str(out), "--checkpoint", str(tiny), "--seed", "3"]
+    assert main([*args, "--min-new-tokens", "41", "--max-new-tokens", "41"]) == 0
+    audio, _ = sf.read(out)
+    assert audio.shape[0] == 40 * load_codec(tiny).frame_length
+
+
 def test_speak_writes_audio_and_streams(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "hello.wav"
     proc = s2tts("speak", "Hello there, world.", "-o", str(out), "--checkpoint", str(tiny), "--seed", "3")

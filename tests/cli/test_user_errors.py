@@ -88,6 +88,7 @@ def test_an_unusable_cuda_device_says_why(tmp_path: Path) -> None:
     [
         (("--temperature", "5"), "temperature must be in [0, 1]"),  # the server's range
         (("--top-p", "1.5"), "top_p must be in [0, 1]"),
+        (("--min-new-tokens", "-1"), "min_new_tokens must be >= 0"),
         (("-o", "out.xyz"), "unknown audio extension .xyz"),
     ],
 )

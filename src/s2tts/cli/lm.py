@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--reference-text", action="append", default=[], help="transcript of each --reference-codes"
     )
-    add_sampling_options(g)
+    add_sampling_options(g, min_new_tokens=True)
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--no-ras", action="store_true", help="disable repetition-aware sampling")
     add_runtime_options(g, quantize=True)
@@ -112,7 +112,12 @@ def _generate_codes(args: argparse.Namespace) -> int:
     if len(args.reference_codes) != len(args.reference_text):
         raise PromptError("give one --reference-text for each --reference-codes")
     params = SamplingParams.from_user(
-        args.temperature, args.top_p, args.top_k, args.max_new_tokens, use_ras=not args.no_ras
+        args.temperature,
+        args.top_p,
+        args.top_k,
+        args.max_new_tokens,
+        args.min_new_tokens,
+        use_ras=not args.no_ras,
     )
     ckpt = load_checkpoint(args.checkpoint, dtype=args.dtype, device=args.device)
     if ckpt.random_weights:

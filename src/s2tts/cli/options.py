@@ -75,10 +75,12 @@ def add_runtime_options(parser: argparse.ArgumentParser, dtype: bool = True, qua
 
 
 def add_sampling_options(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, chunk_length: bool = True
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    chunk_length: bool = True,
+    min_new_tokens: bool = False,
 ) -> None:
-    """--temperature --top-p --top-k --max-new-tokens (and --chunk-length), defaulting to
-    ``DEFAULT_SAMPLING`` and ``DEFAULT_CHUNK_LENGTH`` like the HTTP fields and the engine."""
+    """--temperature --top-p --top-k --max-new-tokens (and --chunk-length, --min-new-tokens),
+    defaulting to ``DEFAULT_SAMPLING`` and ``DEFAULT_CHUNK_LENGTH`` like the HTTP fields and the engine."""
     from s2tts.inference.params import DEFAULT_SAMPLING  # light: dataclasses only
     from s2tts.text.split import DEFAULT_CHUNK_LENGTH
 
@@ -94,6 +96,14 @@ def add_sampling_options(
         default=d.max_new_tokens,
         help=f"steps per text batch, frames + 1; 0: until the context ends (default {d.max_new_tokens})",
     )
+    if min_new_tokens:
+        parser.add_argument(
+            "--min-new-tokens",
+            type=int,
+            default=d.min_new_tokens,
+            help="steps per text batch before the end token is allowed, e.g. to give a random "
+            f"checkpoint (which stops at random) a length (default {d.min_new_tokens})",
+        )
     if chunk_length:
         parser.add_argument(
             "--chunk-length",

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--stream", action="store_true", help="write audio to the file as it is generated")
     p.add_argument("--seed", type=int, default=None)
-    add_sampling_options(p)
+    add_sampling_options(p, min_new_tokens=True)
     add_runtime_options(p, quantize=True)
     p.set_defaults(func=_speak)
 
@@ -66,7 +66,9 @@ def _speak(args: argparse.Namespace) -> int:
     request = SynthesisRequest(
         text,
         references=references,
-        sampling=SamplingParams.from_user(args.temperature, args.top_p, args.top_k, args.max_new_tokens),
+        sampling=SamplingParams.from_user(
+            args.temperature, args.top_p, args.top_k, args.max_new_tokens, args.min_new_tokens
+        ),
         seed=args.seed,
         chunk_length=args.chunk_length,
         language=args.language,
