@@ -19,9 +19,12 @@
 #   PYTHON              interpreter (default .venv/bin/python)
 #
 # The run resumes where it stopped: 'start' again after 'stop', a reboot or the end of a session.
-# Checkpoints are frequent (save_every in configs/recipe/small/*.yaml); if the run directory is
-# lost but a milestone is kept, start from its weights alone (fresh optimizer):
-#   scripts/small_model_bg.sh start -- --set pretrain.overrides+=resume_weights=src/s2tts/assets/small
+# Checkpoints are frequent (save_every in configs/recipe/small/*.yaml). A run directory may not
+# outlive its machine: at the end of a session commit a resume point (LM + codec, fp16),
+#   S2TTS_SMALL_MODELS=models/small-resume scripts/small_model_bg.sh milestone pretrain
+# and on a new machine start from it (fresh optimizer; the codec is not trained again):
+#   scripts/small_model_bg.sh start -- --set codec.path=models/small-resume \
+#       --set pretrain.overrides+=resume_weights=models/small-resume
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)

@@ -14,7 +14,7 @@ from s2tts.checkpoint import init_checkpoint, load_checkpoint
 from s2tts.cli import main
 from s2tts.data.manifest import read_manifest
 from s2tts.errors import RecipeError
-from s2tts.inference.packaged import find_packaged, verify_packaged
+from s2tts.inference.packaged import file_sha256, find_packaged, verify_packaged
 from s2tts.models.codec import load_codec
 from s2tts.recipes.fp16 import export_fp16
 from s2tts.recipes.small import (
@@ -179,9 +179,37 @@ def test_without_a_decoder_config_the_codec_stage_codec_is_final(tmp_path: Path)
     assert recipe._decoder(tmp_path) == {} and recipe.final_codec == recipe.codec_export
 
 
+def test_an_exported_codec_replaces_the_codec_stage(tmp_path: Path) -> None:
+    """codec.path: the pipeline tokenizes with that codec, nothing trains, and the stage's hash
+    follows the codec's weights (a different codec re-runs everything after it)."""
+    codec = init_checkpoint(tmp_path / "codec", "tiny", seed=0, codec_preset="tiny")
+    calls: list[list[str]] = []
+    recipe = SmallRecipe(
+        tmp_path / "run",
+        DEFAULT_CONFIGS,
+        1,
+        load_settings(DEFAULT_CONFIGS, [f"codec.path={codec}", "corpus.path=/data/corpus"]),
+        runner=lambda args, log: calls.append(args) or {},
+    )
+    config = recipe._tool_config("codec")
+    assert config == {"path": str(codec), "sha256": file_sha256(codec / "codec.safetensors")}
+    assert recipe._codec(tmp_path) == {"codec": str(codec)} and calls == []  # nothing trained
+    recipe._pipeline(tmp_path)
+    assert calls[0][calls[0].index("--codec") + 1] == str(codec)
+    init_checkpoint(codec, "tiny", seed=1, codec_preset="tiny", force=True)
+    assert recipe._tool_config("codec") != config
+    # without it, the stage trains, and its hash is its settings alone (as before the key existed)
+    trained = SmallRecipe(tmp_path / "run", DEFAULT_CONFIGS, 1, load_settings(DEFAULT_CONFIGS))
+    assert "path" not in trained._tool_config("codec")
+    assert trained.codec_export == tmp_path / "run" / "codec" / "run" / "export"
+    (codec / "codec.safetensors").unlink()
+    with pytest.raises(RecipeError, match="has no codec.safetensors"):
+        recipe._tool_config("codec")
+
+
 def test_a_milestone_reads_the_corpus_its_run_used(tmp_path: Path) -> None:
     """Without corpus.path, a milestone takes the corpus the run's corpus stage recorded (the
-    default voice's clip comes from it); a given corpus.path wins."""
+    default voice's clip comes from it); a given corpus.path wins. The same for the codec."""
     (tmp_path / "stages").mkdir()
     marker = {"stage": "corpus", "hash": "x", "outputs": {"corpus": "/data/corpus/synth"}}
     (tmp_path / "stages" / "corpus.json").write_text(json.dumps(marker))
@@ -190,6 +218,11 @@ def test_a_milestone_reads_the_corpus_its_run_used(tmp_path: Path) -> None:
         "/elsewhere"
     )
     assert milestone_recipe(tmp_path / "fresh", DEFAULT_CONFIGS).corpus == tmp_path / "fresh" / "corpus"
+    # the codec likewise: the one the codec stage recorded (a codec.path of the run's start command)
+    assert milestone_recipe(tmp_path, DEFAULT_CONFIGS).codec_export == tmp_path / "codec" / "run" / "export"
+    marker = {"stage": "codec", "hash": "x", "outputs": {"codec": "/models/small-resume"}}
+    (tmp_path / "stages" / "codec.json").write_text(json.dumps(marker))
+    assert milestone_recipe(tmp_path, DEFAULT_CONFIGS).codec_export == Path("/models/small-resume")
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,8 @@ Stages (each a call of the project's own command-line tool, in a child process s
 starts with fresh memory and the tool's own resume logic)::
 
     corpus    s2tts data synth            a multi-speaker corpus (or an existing one: corpus.path)
-    codec     s2tts train codec           the cpu-small codec on a training-split subset
+    codec     s2tts train codec           the small codec on training-split audio (or an exported
+                                          one: codec.path)
     pipeline  s2tts data run --codec      clean/segment/score/transcribe, tokenize with that codec
     pretrain  s2tts train lm              the cpu-small Dual-AR LM from random init on the shards
     sft       s2tts train lm (init_from)  cloning / dialogue / tag turns, SFT loss
@@ -75,7 +76,9 @@ class SmallRecipe:
 
     @property
     def codec_export(self) -> Path:
-        return self.out_dir / "codec" / "run" / "export"
+        """The codec the pipeline tokenizes with: ``codec.path`` when given, else the codec stage's."""
+        path = self.settings["codec"].get("path")
+        return Path(path).resolve() if path else self.out_dir / "codec" / "run" / "export"
 
     @property
     def final_codec(self) -> Path:
@@ -152,6 +155,12 @@ class SmallRecipe:
     def _tool_config(self, stage: str) -> dict[str, Any]:
         """The stage's settings as hashed: recipe.yaml's section + the tool config file's content."""
         section = dict(self.settings[stage])
+        if stage == "codec" and section.get("path"):  # an exported codec: what it is, not how to train one
+            weights = self.codec_export / "codec.safetensors"
+            if not weights.is_file():
+                raise RecipeError(f"codec.path {self.codec_export} has no codec.safetensors")
+            return {"path": str(self.codec_export), "sha256": file_sha256(weights)}
+        section.pop("path", None)  # null: the hash of a trained codec is its settings, as before the key
         if stage == "decoder" and not section.get("config"):
             return {"enabled": False}  # no decoder section: the codec stage's codec is final
         section.pop("workers", None)  # how fast, not what
@@ -184,6 +193,8 @@ class SmallRecipe:
 
     def _codec(self, out: Path) -> dict[str, Any]:
         c = self.settings["codec"]
+        if c.get("path"):
+            return {"codec": str(self.codec_export)}
         audio = out / "codec" / "audio"
         seconds = link_training_audio(self.corpus, audio, float(c["hours"]) * 3600, int(c.get("seed", 0)))
         run = out / "codec" / "run"
@@ -238,6 +249,11 @@ class SmallRecipe:
         if source is None:
             raise RecipeError(
                 f"decoder: the codec stage left no training checkpoint under {out / 'codec' / 'run'}"
+                + (
+                    " (codec.path names an exported codec, which has none)"
+                    if self.settings["codec"].get("path")
+                    else ""
+                )
             )
         run = out / "codec" / "decoder"
         self._tool(
@@ -434,12 +450,14 @@ def _marker_summary(out: Path) -> dict[str, Any]:
 
 
 def milestone_recipe(out_dir: Path, configs: Path, assignments: Sequence[str] = ()) -> SmallRecipe:
-    """The recipe as a milestone sees it: its settings, and the corpus the run's corpus stage used
-    when ``corpus.path`` is not given (the default voice's clip is read from it)."""
+    """The recipe as a milestone sees it: its settings, and the corpus and codec the run's stages
+    used when ``corpus.path`` / ``codec.path`` are not given (the default voice's clip is read from
+    the corpus; the codec ships beside the LM)."""
     settings = load_settings(configs, assignments)
-    if not settings["corpus"].get("path"):
-        recorded = ((read_marker(out_dir, "corpus") or {}).get("outputs") or {}).get("corpus")
-        settings["corpus"]["path"] = recorded
+    for stage in ("corpus", "codec"):
+        if not settings[stage].get("path"):
+            recorded = ((read_marker(out_dir, stage) or {}).get("outputs") or {}).get(stage)
+            settings[stage]["path"] = recorded
     return SmallRecipe(out_dir, configs, settings=settings)
 
 
