@@ -5,6 +5,7 @@
 #   scripts/small_model_bg.sh status      # alive?, each stage's CPU hours so far, the log's last lines
 #   scripts/small_model_bg.sh stop        # SIGTERM to the whole run: trainers save, then exit
 #   scripts/small_model_bg.sh milestone pretrain|sft   # the latest checkpoint, fp16 + manifest -> the package
+#   scripts/small_model_bg.sh milestone codec          # the codec stage's codec in fp16 (for codec.path)
 #   scripts/small_model_bg.sh milestone export         # the export stage's result (with its evaluation)
 #   scripts/small_model_bg.sh probe [pretrain|sft] [N] # is it talking yet? the latest checkpoint with the
 #                                                      # default voice, N held-out sentences, Whisper-base WER,
@@ -15,16 +16,18 @@
 #   S2TTS_SMALL_CORPUS  an existing 's2tts data synth' corpus (default: the recipe makes one in the run)
 #   S2TTS_SMALL_THREADS torch threads of every stage (default 2)
 #   S2TTS_SMALL_NICE    nice level (default 15: tests and editors on the same machine stay responsive)
-#   S2TTS_SMALL_MODELS  where milestones go (default src/s2tts/assets/small: the packaged default model)
+#   S2TTS_SMALL_MODELS  where milestones go (default src/s2tts/assets/small: the packaged default model;
+#                       models/small-codec for the codec milestone)
 #   PYTHON              interpreter (default .venv/bin/python)
 #
 # The run resumes where it stopped: 'start' again after 'stop', a reboot or the end of a session.
 # Checkpoints are frequent (save_every in configs/recipe/small/*.yaml). A run directory may not
-# outlive its machine: at the end of a session commit a resume point (LM + codec, fp16),
-#   S2TTS_SMALL_MODELS=models/small-resume scripts/small_model_bg.sh milestone pretrain
-# and on a new machine start from it (fresh optimizer; the codec is not trained again):
-#   scripts/small_model_bg.sh start -- --set codec.path=models/small-resume \
-#       --set pretrain.overrides+=resume_weights=models/small-resume
+# outlive its machine: commit the codec once its stage is done, and the LM at the end of a session,
+#   scripts/small_model_bg.sh milestone codec       # -> models/small-codec
+#   S2TTS_SMALL_MODELS=models/small-lm scripts/small_model_bg.sh milestone pretrain
+# and on a new machine start from them (fresh optimizer; the codec is not trained again):
+#   scripts/small_model_bg.sh start -- --set codec.path=models/small-codec \
+#       --set pretrain.overrides+=resume_weights=models/small-lm
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -84,7 +87,9 @@ case "$cmd" in
     if kill -0 "$pid" 2>/dev/null; then echo "small: still saving after 120 s (pid $pid)"; else echo "small: stopped"; fi
     ;;
   milestone)
-    stage=${1:?milestone needs a stage: pretrain, sft or export}
+    stage=${1:?milestone needs a stage: codec, pretrain, sft or export}
+    # the codec alone is not a packaged model: by default it goes beside, not into, the package
+    [ "$stage" = codec ] && [ -z "${S2TTS_SMALL_MODELS:-}" ] && MODELS=$REPO/models/small-codec
     margs=(recipe small --out "$RUN" --milestone "$stage" --to "$MODELS")
     [ -n "${S2TTS_SMALL_CORPUS:-}" ] && margs+=(--set "corpus.path=$S2TTS_SMALL_CORPUS")  # the default voice's clip
     nice -n "$NICE" "$PYTHON" -m s2tts.cli "${margs[@]}"

@@ -20,6 +20,7 @@ from s2tts.recipes.fp16 import export_fp16
 from s2tts.recipes.small import (
     DEFAULT_CONFIGS,
     SmallRecipe,
+    export_milestone,
     link_training_audio,
     load_settings,
     milestone_recipe,
@@ -111,7 +112,7 @@ def test_fp16_export_loads_and_matches(tmp_path: Path) -> None:
     half = load_checkpoint(tmp_path / "half", dtype="float32").model
     for (name, a), (_, b) in zip(full.state_dict().items(), half.state_dict().items(), strict=True):
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-4), name
-    with pytest.raises(RecipeError, match="no config.json"):
+    with pytest.raises(RecipeError, match="holds no"):
         export_fp16(tmp_path, tmp_path / "x")
 
 
@@ -205,6 +206,31 @@ def test_an_exported_codec_replaces_the_codec_stage(tmp_path: Path) -> None:
     (codec / "codec.safetensors").unlink()
     with pytest.raises(RecipeError, match="has no codec.safetensors"):
         recipe._tool_config("codec")
+
+
+def test_a_codec_milestone_is_the_codec_alone_in_fp16(tmp_path: Path) -> None:
+    """--milestone codec: the codec stage's codec in fp16, loadable, and what codec.path takes."""
+    run = tmp_path / "run"
+    export = init_checkpoint(run / "codec" / "run" / "export", "tiny", seed=0, codec_preset="tiny")
+    recipe = milestone_recipe(run, DEFAULT_CONFIGS)
+    with pytest.raises(RecipeError, match="no codec yet"):
+        export_milestone(milestone_recipe(tmp_path / "empty", DEFAULT_CONFIGS), "codec", tmp_path / "x")
+    info = export_milestone(recipe, "codec", tmp_path / "codec")
+    assert sorted(p.name for p in (tmp_path / "codec").iterdir()) == [
+        "codec.safetensors",
+        "codec_config.json",
+    ]
+    assert info["mb"] < 0.6 * (export / "codec.safetensors").stat().st_size / 1e6
+    with safe_open(str(tmp_path / "codec" / "codec.safetensors"), framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}  # noqa: SIM118
+    full, half = load_codec(export).eval(), load_codec(tmp_path / "codec").eval()
+    codes = full.encode(torch.sin(torch.arange(8192) / 9.0) * 0.3, 44100)[0]
+    a, b = full.decode(codes), half.decode(codes)
+    assert (a - b).norm() < 1e-2 * a.norm()  # the same codec, rounded to fp16
+    resumed = SmallRecipe(
+        run, DEFAULT_CONFIGS, 1, load_settings(DEFAULT_CONFIGS, [f"codec.path={tmp_path / 'codec'}"])
+    )
+    assert resumed._tool_config("codec")["path"] == str(tmp_path / "codec")
 
 
 def test_a_milestone_reads_the_corpus_its_run_used(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
     s2tts recipe small --out runs/small [--threads 2] [--until pretrain | --stages codec,pipeline]
                        [--configs DIR] [--set corpus.path=/data/corpus] [--set pretrain.overrides+=steps=100]
     s2tts recipe small --out runs/small --milestone pretrain --to src/s2tts/assets/small   # fp16 snapshot
+    s2tts recipe small --out runs/small --milestone codec --to models/small-codec          # codec.path
     s2tts recipe small --out runs/small --milestone export --to src/s2tts/assets/small     # ship the result
     s2tts recipe small --out runs/small --compute      # CPU hours of each stage so far (markdown)
 
@@ -50,9 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     small.add_argument(
         "--milestone",
-        choices=("pretrain", "sft", "export"),
+        choices=("codec", "pretrain", "sft", "export"),
         help="instead of running: package the latest checkpoint of this stage (or the export stage's "
-        "result) as fp16 with a manifest into --to",
+        "result) as fp16 with a manifest into --to; codec: the codec stage's codec alone, in fp16 "
+        "(what codec.path resumes from)",
     )
     small.add_argument(
         "--to", type=Path, help="folder for --milestone (the package's own: src/s2tts/assets/small)"

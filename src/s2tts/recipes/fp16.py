@@ -1,4 +1,5 @@
-"""Export a published checkpoint directory with its weights in fp16 (what a small repo ships).
+"""Export a directory of weights (a published checkpoint, or a codec alone) in fp16 (what a small
+repo ships).
 
 ``export_fp16(src, dst)`` copies every file of ``src`` to ``dst``; ``*.safetensors`` files are
 rewritten with their floating-point tensors cast to float16 (integer tensors and the metadata kept).
@@ -36,8 +37,8 @@ def _half(src: Path, dst: Path) -> None:
 
 def export_fp16(src: str | Path, dst: str | Path, include: Callable[[str], bool] | None = None) -> int:
     src, dst = Path(src), Path(dst)
-    if not (src / "config.json").is_file():
-        raise RecipeError(f"{src} is not a checkpoint directory (no config.json)")
+    if not any(src.glob("*.safetensors")):
+        raise RecipeError(f"{src} holds no *.safetensors weights")
     dst.mkdir(parents=True, exist_ok=True)
     total = 0
     for path in sorted(p for p in src.iterdir() if p.is_file() and (include is None or include(p.name))):

@@ -41,6 +41,7 @@ import yaml
 
 from s2tts.errors import RecipeError
 from s2tts.inference.packaged import file_sha256, verify_packaged
+from s2tts.recipes.fp16 import export_fp16
 from s2tts.recipes.package import eval_summary, package_model
 from s2tts.recipes.stages import Stage, read_marker, run_stages
 from s2tts.recipes.targets import write_targets
@@ -463,7 +464,8 @@ def milestone_recipe(out_dir: Path, configs: Path, assignments: Sequence[str] = 
 
 def export_milestone(recipe: SmallRecipe, stage: str, to: Path) -> dict[str, Any]:
     """Package a model of the recipe's run into ``to`` (e.g. the package's ``s2tts/assets/small``):
-    for ``pretrain`` / ``sft`` the latest training checkpoint of that LM stage (running or
+    for ``codec`` the codec stage's codec alone in fp16 (a folder ``codec.path`` resumes from); for
+    ``pretrain`` / ``sft`` the latest training checkpoint of that LM stage (running or
     finished) with the recipe's final codec and default voice (``export.voice``); for ``export``
     the export stage's result (verified first) with its evaluation. What the background script
     commits at milestones."""
@@ -472,6 +474,15 @@ def export_milestone(recipe: SmallRecipe, stage: str, to: Path) -> dict[str, Any
 
     out_dir = recipe.out_dir
 
+    if stage == "codec":
+        source = recipe.codec_export
+        if not (source / "codec.safetensors").is_file():
+            raise RecipeError(f"no codec yet in {source}: the codec stage must finish before a milestone")
+        to.mkdir(parents=True, exist_ok=True)
+        written = export_fp16(
+            source, to, include=lambda name: name in ("codec.safetensors", "codec_config.json")
+        )
+        return {"stage": stage, "mb": round(written / 1e6, 2), "codec": str(to)}
     if stage == "export":
         source = out_dir / "export"
         manifest = verify_packaged(source)
