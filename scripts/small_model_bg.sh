@@ -94,7 +94,7 @@ case "$cmd" in
     [ -n "${S2TTS_SMALL_CORPUS:-}" ] && margs+=(--set "corpus.path=$S2TTS_SMALL_CORPUS")  # the default voice's clip
     nice -n "$NICE" "$PYTHON" -m s2tts.cli "${margs[@]}"
     du -sh "$MODELS"
-    echo "small: commit it (git add \"$MODELS\") only at milestones: each commit of the weights adds ~30 MB to the history"
+    echo "small: commit it (git add \"$MODELS\") only at milestones: each commit of the weights adds its size (du above) to the history"
     ;;
   probe)
     # A quick look while training runs: the latest checkpoint of a stage, packaged with the default
