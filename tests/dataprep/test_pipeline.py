@@ -18,6 +18,7 @@ from s2tts.data.manifest import read_manifest
 from s2tts.data.pipeline import run_pipeline
 from s2tts.data.pipeline_config import load_config
 from s2tts.data.shards import ShardReader
+from s2tts.errors import ConfigError
 
 SUMMARY_KEYS = {
     "items_in",
@@ -109,6 +110,34 @@ def test_a_run_killed_midway_resumes_to_the_same_result(small_corpus: Path, tiny
     assert resumed["hours_kept"] == reference["hours_kept"]
     final = _summary(_cli(*common, "--out", str(out)))
     assert final["items_done"] == 0 and final["items_skipped_already_done"] == reference["items_in"]
+
+
+@pytest.mark.slow
+def test_until_stops_before_tokenize_without_a_codec_and_a_full_run_resumes(
+    small_corpus: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    """--until transcribe needs no codec and writes no manifest; the full run with the codec then
+    runs tokenize alone and ends as a run made in one go."""
+    from s2tts.cli.data import UNTIL_CHOICES
+    from s2tts.data.stages import STAGE_NAMES
+
+    assert UNTIL_CHOICES == STAGE_NAMES
+    manifest = str(small_corpus / "manifest.parquet")
+    cfg = str(_config(tmp_path, batch_size=4))
+    out = tmp_path / "split"
+    early = _summary(_cli("--input", manifest, "--config", cfg, "--workers", "1", "--out", str(out),
+                          "--until", "transcribe"))  # fmt: skip
+    assert early["until"] == "transcribe" and early["items_kept"] > 0
+    assert set(early["stages"]) == set(STAGE_NAMES) - {"tokenize"}
+    assert not (out / "manifest.parquet").exists() and not (out / "stages" / "tokenize").exists()
+    before = {p: p.stat().st_mtime_ns for p in (out / "stages").rglob("part-*.parquet")}
+    common = ["--input", manifest, "--codec", str(tiny_checkpoint), "--config", cfg, "--workers", "1"]
+    _summary(_cli(*common, "--out", str(out)))
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # nothing before tokenize redone
+    _summary(_cli(*common, "--out", str(tmp_path / "whole")))
+    assert _state(out) == _state(tmp_path / "whole")
+    with pytest.raises(ConfigError, match="unknown pipeline stage"):
+        run_pipeline(manifest, tmp_path / "x", load_config(cfg), until="bogus")
 
 
 @pytest.mark.slow

@@ -99,6 +99,10 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+# s2tts.data.stages.STAGE_NAMES, spelled out: importing the stages loads their audio libraries
+UNTIL_CHOICES = ("ingest", "denoise", "segment", "quality", "transcribe", "tokenize")
+
+
 def register_run(actions: argparse._SubParsersAction) -> None:
     run = actions.add_parser(
         "run",
@@ -110,6 +114,11 @@ def register_run(actions: argparse._SubParsersAction) -> None:
     run.add_argument("--config", help="YAML/JSON settings per stage (see s2tts.data.pipeline_config)")
     run.add_argument("--codec", help="codec checkpoint for tokenize (overrides tokenize.checkpoint)")
     run.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    run.add_argument(
+        "--until",
+        choices=UNTIL_CHOICES,
+        help="stop after this stage (before tokenize no codec is needed; re-run without it to finish)",
+    )
     run.add_argument(
         "--ray", action="store_true", help="run the stages on Ray Data instead of a process pool"
     )
@@ -125,10 +134,10 @@ def _run(args: argparse.Namespace) -> int:
         raise _ArgError("--workers must be >= 1")
     overrides = {"tokenize": {"checkpoint": args.codec}} if args.codec else None
     config = load_config(args.config, overrides)
-    if not config.tokenize.checkpoint:
+    if not config.tokenize.checkpoint and args.until in (None, "tokenize"):
         raise _ArgError("no codec: pass --codec PATH (a codec file or checkpoint directory)")
     summary = run_pipeline(
-        args.input, args.out, config, args.workers, args.ray, progress=not args.no_progress
+        args.input, args.out, config, args.workers, args.ray, progress=not args.no_progress, until=args.until
     )
     print(json.dumps(summary))
     return 0

@@ -6,7 +6,8 @@ batches (``runner.run_batch``) on a process pool, or with ``use_ray`` as a Ray D
 batches (same function, so a cluster scales out unchanged). The summary's last line fields:
 ``items_in``, ``items_done`` (inputs some stage worked on in this run), ``items_skipped_already_done``
 (inputs every stage had already done), ``items_quarantined``, ``hours_in``, ``hours_kept``,
-``drop_reasons`` and per-stage counts.
+``drop_reasons`` and per-stage counts. ``until`` stops after a stage (e.g. ``transcribe``: everything
+but tokenize, which needs the codec; a later run with the codec resumes at tokenize).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from s2tts.data.manifest import MANIFEST_NAME, TagSpan, Turn, Utterance, write_m
 from s2tts.data.pipeline_config import PipelineConfig
 from s2tts.data.records import RECORD_SCHEMA, read_parts, stage_key
 from s2tts.data.runner import _stage_config, discover_inputs, run_batch
-from s2tts.data.stages import STAGES
+from s2tts.data.stages import STAGE_NAMES, STAGES
+from s2tts.errors import ConfigError
 
 
 def _batches(todo: list[tuple[str, dict]], size: int) -> list[list[tuple[str, dict]]]:
@@ -68,7 +70,13 @@ def _run_stage_batches(index: int, config: PipelineConfig, batches: list, out: P
 
 
 def run_pipeline(input_path: str | Path, out_dir: str | Path, config: PipelineConfig, workers: int = 2,
-                 use_ray: bool = False, progress: bool = True) -> dict[str, Any]:  # fmt: skip
+                 use_ray: bool = False, progress: bool = True, until: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run the stages over the inputs (see the module's docstring). ``until``: the name of the last
+    stage to run; a run that stops before tokenize writes no manifest or index (the stages' part
+    files are kept, so a later full run resumes after them) and returns the per-stage counts."""
+    if until is not None and until not in STAGE_NAMES:
+        raise ConfigError(f"unknown pipeline stage {until!r} (stages: {', '.join(STAGE_NAMES)})")
+    last = STAGE_NAMES.index(until) if until is not None else len(STAGES) - 1
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,7 +89,7 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: PipelineCo
     if workers > 1 and not use_ray:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        for index, stage in enumerate(STAGES):
+        for index, stage in enumerate(STAGES[: last + 1]):
             cfg = _stage_config(config, stage)
             keyed = [(stage_key(stage.NAME, cfg, r), r) for r in current]
             stage_dir = out / "stages" / stage.NAME
@@ -100,6 +108,14 @@ def run_pipeline(input_path: str | Path, out_dir: str | Path, config: PipelineCo
     finally:
         if pool is not None:
             pool.shutdown()
+    if last < len(STAGES) - 1:
+        return {
+            "until": STAGE_NAMES[last],
+            "items_in": len(inputs),
+            "items_kept": len(current),
+            "stages": stage_counts,
+            "wall_s": round(time.perf_counter() - start, 1),
+        }
     return _finish(out, config, inputs, current, worked, stage_counts, time.perf_counter() - start)
 
 

@@ -22,8 +22,9 @@ tool and is not part of any hash.
 The decoder stage refines what turns codes into audio without changing any code (``freeze_codes``),
 so the LM stages before it stay valid; RL, evaluation and export use its codec (``final_codec``).
 
-The codec trains before the pipeline because ``s2tts data run`` always ends with tokenize (it has
-no way to stop after transcribe yet); the codec therefore reads the corpus's audio directly.
+The codec trains before the pipeline because the pipeline ends with tokenize; the codec therefore
+reads the corpus's audio directly (``s2tts data run --until transcribe`` can run the pipeline's
+other stages beforehand, by hand; the pipeline stage then resumes at tokenize).
 """
 
 from __future__ import annotations
