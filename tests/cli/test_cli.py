@@ -20,6 +20,7 @@ from s2tts.checkpoint import RANDOM_NOTICE
 from s2tts.cli import main
 from s2tts.inference.engine import EngineConfig
 from s2tts.inference.factory import load_engine
+from s2tts.inference.params import SamplingParams
 from s2tts.inference.types import SynthesisRequest
 
 PARITY = Path(__file__).parents[1] / "data" / "parity"
@@ -85,13 +86,16 @@ def test_speak_min_new_tokens_sets_the_length(tiny: Path, tmp_path: Path) -> Non
 
 def test_speak_writes_audio_and_streams(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "hello.wav"
-    proc = s2tts("speak", "Hello there, world.", "-o", str(out), "--checkpoint", str(tiny), "--seed", "3")
+    # a random model stops at random: --min-new-tokens gives it a length
+    fixed = ("--seed", "3", "--min-new-tokens", "30")
+    proc = s2tts("speak", "Hello there, world.", "-o", str(out), "--checkpoint", str(tiny), *fixed)
     assert proc.returncode == 0, proc.stderr
     audio, rate = sf.read(out)
     assert rate == 44100 and audio.ndim == 1 and np.isfinite(audio).all()
     # The file holds what the engine makes for that text and seed (16-bit rounding aside).
     with load_engine(tiny, config=EngineConfig(max_sessions=1)) as engine:
-        expected = engine.synthesize(SynthesisRequest("Hello there, world.", seed=3))
+        request = SynthesisRequest("Hello there, world.", sampling=SamplingParams(min_new_tokens=30), seed=3)
+        expected = engine.synthesize(request)
     assert audio.shape == expected.shape and expected.shape[0] > 0
     np.testing.assert_allclose(audio, expected, atol=2 / 32768)
     streamed = tmp_path / "stream.wav"
@@ -103,8 +107,7 @@ def test_speak_writes_audio_and_streams(tiny: Path, tmp_path: Path) -> None:
             str(streamed),
             "--checkpoint",
             str(tiny),
-            "--seed",
-            "3",
+            *fixed,
             "--stream",
         ]
     )
@@ -119,7 +122,7 @@ def test_speak_with_a_reference_voice(tiny: Path, tmp_path: Path) -> None:
     sf.write(voice, 0.3 * np.sin(2 * np.pi * 180 * t), 22050)
     out = tmp_path / "cloned.flac"
     rc = main(["speak", "Cloned.", "-o", str(out), "--checkpoint", str(tiny), "--voice", str(voice),
-               "--voice-text", "A reference.", "--seed", "1"])  # fmt: skip
+               "--voice-text", "A reference.", "--seed", "1", "--min-new-tokens", "10"])  # fmt: skip
     assert rc == 0 and sf.info(out).samplerate == 44100
 
 

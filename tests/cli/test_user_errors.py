@@ -17,6 +17,7 @@ from s2tts.checkpoint import RANDOM_NOTICE, init_checkpoint
 from s2tts.cli import main
 from s2tts.inference.engine import EngineConfig
 from s2tts.inference.factory import load_engine
+from s2tts.inference.params import SamplingParams
 from s2tts.inference.types import SynthesisRequest
 
 SRC = str(Path(__file__).parents[2] / "src")
@@ -104,9 +105,10 @@ def test_speak_checks_before_it_works(args: tuple[str, ...], needle: str, tiny: 
 
 @pytest.fixture(scope="module")
 def expected_seconds(tiny: Path) -> float:
-    """How long the engine's audio for "Hi there." with seed 1 is."""
+    """How long the engine's audio for "Hi there." with seed 1 and at least 20 frames is."""
+    request = SynthesisRequest("Hi there.", sampling=SamplingParams(min_new_tokens=20), seed=1)
     with load_engine(tiny, config=EngineConfig(max_sessions=1)) as engine:
-        return engine.synthesize(SynthesisRequest("Hi there.", seed=1)).shape[0] / engine.sample_rate
+        return engine.synthesize(request).shape[0] / engine.sample_rate
 
 
 @pytest.mark.parametrize("suffix", [".opus", ".aac"])
@@ -116,7 +118,19 @@ def test_speak_writes_opus_and_aac_like_the_server(
 ) -> None:
     out = tmp_path / f"hello{suffix}"
     extra = ["--stream"] if stream else []
-    assert main(["speak", "Hi there.", "-o", str(out), "--checkpoint", str(tiny), "--seed", "1", *extra]) == 0
+    args = [
+        "speak",
+        "Hi there.",
+        "-o",
+        str(out),
+        "--checkpoint",
+        str(tiny),
+        "--seed",
+        "1",
+        "--min-new-tokens",
+        "20",
+    ]
+    assert main([*args, *extra]) == 0
     audio, rate = read_audio(out)
     assert audio.shape[0] == 1 and rate == (48000 if suffix == ".opus" else 44100)
     assert abs(audio.shape[1] / rate - expected_seconds) < 0.1  # encoder padding aside

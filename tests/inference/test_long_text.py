@@ -48,9 +48,9 @@ def _run(engine: TTSEngine, request: SynthesisRequest) -> tuple[list[AudioChunk]
 
 
 def test_twenty_thousand_characters_stream_to_the_end(engine: TTSEngine) -> None:
-    # Two frames per text batch keep the test fast; the text still needs ~100 batches and the
+    # Two frames per text batch (a random model stops at random, so the length is fixed) keep the test fast; the text still needs ~100 batches and the
     # context (1024) holds only a few of them, so old batches must leave the prompt.
-    request = SynthesisRequest(LONG_TEXT, sampling=SamplingParams(max_new_tokens=3), seed=0)
+    request = SynthesisRequest(LONG_TEXT, sampling=SamplingParams(min_new_tokens=3, max_new_tokens=3), seed=0)
     chunks, session = _run(engine, request)
     plan = session.plan  # type: ignore[attr-defined]
     assert plan.done and len(plan.batches) >= 100
@@ -63,7 +63,7 @@ def test_twenty_thousand_characters_stream_to_the_end(engine: TTSEngine) -> None
 
 
 def test_forty_turn_dialogue_streams_to_the_end(engine: TTSEngine) -> None:
-    request = SynthesisRequest(DIALOGUE, sampling=SamplingParams(max_new_tokens=3), seed=0)
+    request = SynthesisRequest(DIALOGUE, sampling=SamplingParams(min_new_tokens=3, max_new_tokens=3), seed=0)
     chunks, session = _run(engine, request)
     plan = session.plan  # type: ignore[attr-defined]
     turns = [t for b in plan.batches for t in b.split("\n")]
