@@ -10,7 +10,7 @@ import pytest
 from s2tts.cli import main
 from s2tts.data.manifest import TagSpan, Turn, Utterance, write_manifest
 from s2tts.errors import EvalError
-from s2tts.eval.corpus_testset import write_corpus_testset
+from s2tts.eval.corpus_testset import write_corpus_testset, write_voice_testset
 from s2tts.eval.testset import load_testset
 
 from .speech import SENTENCES
@@ -111,3 +111,21 @@ def test_cli_and_errors(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixt
         main(["eval-testset", "--corpus", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.jsonl")]) == 1
     )
     assert "manifest not found" in capsys.readouterr().err
+
+
+def test_a_voice_test_set_holds_one_speakers_own_utterances(corpus: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "kal.jsonl"
+    assert main(["eval-testset", "--corpus", str(corpus), "--out", str(out), "--speaker", "kal",
+                 "--per-category", "5"]) == 0  # fmt: skip
+    assert '"plain": 5' in capsys.readouterr().out
+    cases = load_testset(out)
+    # held-out sentences first (ht1, then the long-form pool's rows), never a tagged, dialogue or German row
+    assert [c.id for c in cases][:1] == ["voice-ht1"] and len(cases) == 5
+    assert all(c.category == "plain" and c.language == "en" and not c.references for c in cases)
+    assert all(Path(c.extra["original"]).is_file() for c in cases)
+    ids = {c.id for c in load_testset(write_voice_testset(corpus, tmp_path / "all.jsonl", "kal", 100)[0])}
+    assert "voice-tr1" in ids and "voice-de1" not in ids and "voice-dlg1" not in ids and len(ids) == 18
+    with pytest.raises(EvalError, match="no English single untagged utterance of speaker 'nobody'"):
+        write_voice_testset(corpus, tmp_path / "x.jsonl", "nobody")
+    assert main(["eval-testset", "--corpus", str(corpus), "--out", str(out), "--per-category", "0"]) == 1
+    assert "--per-category must be >= 1" in capsys.readouterr().err

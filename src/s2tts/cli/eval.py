@@ -48,7 +48,13 @@ def register(sub: Any) -> None:
     t = sub.add_parser("eval-testset", help="write a JSONL test set from a synthetic corpus's held-out split")
     t.add_argument("--corpus", required=True, help="corpus folder made by 's2tts data synth'")
     t.add_argument("--out", required=True, help="test set file (.jsonl)")
-    t.add_argument("--per-category", type=int, default=10)
+    t.add_argument("--per-category", type=int, default=10, help="cases per category (with --speaker: in all)")
+    t.add_argument(
+        "--speaker",
+        default=None,
+        help="only plain cases of this corpus speaker's own utterances, held-out sentences first "
+        "(for a voice's ceiling through a codec: eval --system codec:DIR)",
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument(
         "--long-words", type=int, default=None, help="words per long-form case (default 320, ~2 minutes)"
@@ -114,8 +120,15 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _testset(args: argparse.Namespace) -> int:
-    from s2tts.eval.corpus_testset import LONG_WORDS, write_corpus_testset
+    from s2tts.errors import EvalError
+    from s2tts.eval.corpus_testset import LONG_WORDS, write_corpus_testset, write_voice_testset
 
+    if args.per_category < 1:
+        raise EvalError(f"--per-category must be >= 1, got {args.per_category}")
+    if args.speaker is not None:
+        path, counts = write_voice_testset(args.corpus, args.out, args.speaker, args.per_category, args.seed)
+        print(json.dumps({"testset": str(path), **counts}))
+        return 0
     path, counts = write_corpus_testset(
         args.corpus, args.out, per_category=args.per_category, seed=args.seed,
         long_words=args.long_words or LONG_WORDS,

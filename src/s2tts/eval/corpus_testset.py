@@ -24,6 +24,11 @@ trained on), English unless a category says otherwise:
 
 Cases made from one corpus row (plain, clone, multilingual) record that row's audio as
 ``original``: the ``originals`` and ``codec:DIR`` systems read it.
+
+``write_voice_testset`` (``s2tts eval-testset --speaker ID``) writes another kind of set: ``plain``
+cases of one speaker's own English, untagged single utterances (its held-out sentences first, then a
+seeded draw of its training ones), each with its ``original``. Resynthesised through a codec, it
+measures the ceiling of that voice's intelligibility (the default voice's, for a packaged model).
 """
 
 from __future__ import annotations
@@ -41,17 +46,57 @@ HELDOUT = ("heldout_text", "heldout_speaker")
 LONG_WORDS = 320
 
 
+def _read_rows(corpus: Path) -> list:
+    from s2tts.data.manifest import ManifestError, read_manifest
+
+    try:
+        return read_manifest(corpus)
+    except ManifestError as exc:
+        raise EvalError(str(exc)) from exc
+
+
+def write_voice_testset(
+    corpus: str | Path, out: str | Path, speaker: str, count: int = 20, seed: int = 0
+) -> tuple[Path, dict[str, int]]:
+    """Up to ``count`` plain cases spoken by ``speaker`` (held-out sentences first); returns (path, counts)."""
+    corpus = Path(corpus)
+    rows = _read_rows(corpus)
+    root = corpus if corpus.is_dir() else corpus.parent
+    own = [
+        r
+        for r in rows
+        if r.speaker_id == speaker and r.kind == "single" and not r.tags and r.language == "en"
+    ]
+    if not own:
+        known = sorted({r.speaker_id for r in rows})
+        raise EvalError(
+            f"{corpus}: no English single untagged utterance of speaker {speaker!r} "
+            f"({len(known)} speakers, e.g. {', '.join(known[:3])})"
+        )
+    held = [r for r in own if r.split in HELDOUT][:count]
+    train = [r for r in own if r.split not in HELDOUT]
+    rng = np.random.default_rng(seed)
+    n = min(count - len(held), len(train))
+    chosen = held + [train[i] for i in sorted(rng.choice(len(train), n, replace=False))]
+    cases = [
+        TestCase(
+            f"voice-{r.id}",
+            r.plain_text,
+            category="plain",
+            language="en",
+            extra={"original": str((root / r.path).resolve()), "split": r.split},
+        )  # fmt: skip
+        for r in chosen
+    ]
+    return write_testset(out, cases), {"plain": len(cases)}
+
+
 def write_corpus_testset(
     corpus: str | Path, out: str | Path, per_category: int = 10, seed: int = 0, long_words: int = LONG_WORDS
 ) -> tuple[Path, dict[str, int]]:
     """Write the test set to ``out`` (JSONL); returns (path, cases per category)."""
-    from s2tts.data.manifest import ManifestError, read_manifest
-
     corpus = Path(corpus)
-    try:
-        rows = read_manifest(corpus)
-    except ManifestError as exc:
-        raise EvalError(str(exc)) from exc
+    rows = _read_rows(corpus)
     root = corpus if corpus.is_dir() else corpus.parent
     rng = np.random.default_rng(seed)
     held = [r for r in rows if r.split in HELDOUT]
