@@ -16,11 +16,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from s2tts.audio.io import read_audio
 from s2tts.audio.resample import resample
+from s2tts.data.manifest import read_manifest
 from s2tts.eval.asr import WhisperASR
 from s2tts.eval.wer import wer
 from s2tts.models.codec import load_codec
@@ -37,8 +37,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     codec = load_codec(args.codec)
     cases = [json.loads(line) for line in Path(args.testset).read_text().splitlines() if line.strip()]
-    manifest = pd.read_parquet(args.manifest)
-    source = dict(zip(manifest["id"], manifest["source"], strict=True))
+    source = {row.id: row.source for row in read_manifest(Path(args.manifest))}
     asr = WhisperASR("base", threads=args.threads)
     q = codec.quantizer
     residual = list(q.quantizer.quantizers)
