@@ -5,11 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 import soundfile as sf
 
+from s2tts.audio.io import write_audio
 from s2tts.cli import main
 from s2tts.data.pipeline import run_pipeline
 from s2tts.data.pipeline_config import load_config
@@ -52,20 +51,6 @@ def _sh(cmd: str) -> None:
     subprocess.run(cmd, shell=True, check=True, capture_output=True)
 
 
-def _encode_mp3(src: Path, dst: Path) -> None:
-    """Encode a wav file as mp3 with PyAV's bundled LAME (no ffmpeg program on the machine)."""
-    audio, rate = sf.read(src, dtype="float32", always_2d=True)
-    layout = "stereo" if audio.shape[1] == 2 else "mono"
-    with av.open(str(dst), mode="w") as container:
-        stream = container.add_stream("mp3", rate=rate, layout=layout)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio.T), format="fltp", layout=layout)
-        frame.sample_rate = rate
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-
-
 @pytest.fixture(scope="session")
 def mixed_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Speech in wav / mp3 (stereo 48 kHz) / flac (22.05 kHz, padded with silence) and five bad files."""
@@ -73,7 +58,8 @@ def mixed_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     text = "Hello there. This recording has enough words to make a segment longer than three seconds."
     _sh(f"espeak-ng -v en-us -w {d}/speech.wav '{text}'")
     _sh(f"sox -D {d}/speech.wav -c 2 -r 48000 {d}/stereo48k.wav")
-    _encode_mp3(d / "stereo48k.wav", d / "stereo.mp3")
+    stereo, rate = sf.read(d / "stereo48k.wav", dtype="float32", always_2d=True)
+    write_audio(d / "stereo.mp3", stereo.T, rate)  # PyAV's LAME: CI machines have no ffmpeg program
     (d / "stereo48k.wav").unlink()
     _sh(f"sox -D {d}/speech.wav -r 22050 {d}/padded.flac pad 1 2")
     _sh(f"sox -n -r 16000 {d}/silent.wav trim 0 3")

@@ -85,7 +85,7 @@ def write_voice_testset(
             category="plain",
             language="en",
             extra={"original": str((root / r.path).resolve()), "split": r.split},
-        )  # fmt: skip
+        )
         for r in chosen
     ]
     return write_testset(out, cases), {"plain": len(cases)}
