@@ -14,6 +14,11 @@ Stages run one after another; each splits the items it has not done yet into bat
 item is done for a stage when a part file holds its key (stage settings + item id + audio hash),
 so a re-run skips it, and a run killed at any point loses at most the batches in flight: their
 outputs are only referenced from a part file written (atomically) after them.
+
+A batch runs on one thread (torch and the BLAS/OpenMP pools, through threadpoolctl): workers are
+the parallelism, and a thread count that followed the executor would change results (the
+transcript of a borderline clip moves with numpy's BLAS threads), so the pool, the in-process path
+and Ray give the same output for the same input.
 """
 
 from __future__ import annotations
@@ -121,9 +126,15 @@ def _save(stage_name: str, key: str, pairs: list, out: Path, in_audio: dict[int,
 def run_batch(stage_index: int, config: PipelineConfig, batch: list[tuple[str, dict]], out_dir: str) -> int:
     """Run one stage on one batch of (key, record) and write its part file. Returns rows written."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
-    stage, out = STAGES[stage_index], Path(out_dir)
+    with threadpool_limits(limits=1):
+        return _run_batch(stage_index, config, batch, Path(out_dir))
+
+
+def _run_batch(stage_index: int, config: PipelineConfig, batch: list[tuple[str, dict]], out: Path) -> int:
+    stage = STAGES[stage_index]
     cfg = config.stage(stage.NAME)
     models = stage.setup(cfg)
     rows: list[dict] = []
