@@ -180,6 +180,24 @@ def test_without_a_decoder_config_the_codec_stage_codec_is_final(tmp_path: Path)
     assert recipe._decoder(tmp_path) == {} and recipe.final_codec == recipe.codec_export
 
 
+def test_the_corpus_stage_makes_the_corpus_the_shipped_model_was_trained_on(tmp_path: Path) -> None:
+    """Without corpus.path the recipe runs 's2tts data synth' with the settings the shipped model's
+    corpus was made with (docs/small-model.md), and a changed speaking rate is a different corpus."""
+    calls: list[list[str]] = []
+    recipe = SmallRecipe(tmp_path, DEFAULT_CONFIGS, 1, load_settings(DEFAULT_CONFIGS),
+                         runner=lambda args, log: calls.append(args) or {})  # fmt: skip
+    recipe._corpus(tmp_path)
+    args = calls[0]
+    flags = {args[i]: args[i + 1] for i in range(2, len(args) - 1, 2)}
+    assert args[:2] == ["data", "synth"]
+    assert (flags["--hours"], flags["--seed"], flags["--languages"]) == ("20", "0", "en,de,es")
+    assert float(flags["--chars-per-second"]) == 15.0
+    faster = SmallRecipe(
+        tmp_path, DEFAULT_CONFIGS, 1, load_settings(DEFAULT_CONFIGS, ["corpus.chars_per_second=17"])
+    )
+    assert faster._corpus_config() != recipe._corpus_config()
+
+
 def test_an_exported_codec_replaces_the_codec_stage(tmp_path: Path) -> None:
     """codec.path: the pipeline tokenizes with that codec, nothing trains, and the stage's hash
     follows the codec's weights (a different codec re-runs everything after it)."""

@@ -152,7 +152,7 @@ class SmallRecipe:
             if not manifest.is_file():
                 raise RecipeError(f"corpus.path {self.corpus} has no manifest.parquet (is it finished?)")
             return {"path": str(self.corpus), "manifest_sha256": file_sha256(manifest)}
-        return {k: c[k] for k in ("hours", "languages", "seed")}
+        return {k: c[k] for k in ("hours", "languages", "seed", "chars_per_second")}
 
     def _tool_config(self, stage: str) -> dict[str, Any]:
         """The stage's settings as hashed: recipe.yaml's section + the tool config file's content."""
@@ -188,7 +188,8 @@ class SmallRecipe:
             langs = ",".join(c["languages"])
             self._tool(
                 ["data", "synth", "--hours", str(c["hours"]), "--out", str(self.corpus), "--seed",
-                 str(c["seed"]), "--languages", langs, "--workers", str(c.get("workers", 2))],
+                 str(c["seed"]), "--languages", langs, "--chars-per-second", str(c["chars_per_second"]),
+                 "--workers", str(c.get("workers", 2))],
                 "corpus",
             )  # fmt: skip
         return {"corpus": str(self.corpus)}
