@@ -116,6 +116,19 @@ def test_fp16_export_loads_and_matches(tmp_path: Path) -> None:
         export_fp16(tmp_path, tmp_path / "x")
 
 
+def test_fp16_weights_export_again_byte_for_byte(tmp_path: Path) -> None:
+    """A milestone re-exports the committed fp16 codec each time: the bytes must not change, or git
+    stores the same codec again (safetensors writes multi-key metadata in a per-map random order)."""
+    src = init_checkpoint(tmp_path / "src", "tiny", seed=0, codec_preset="tiny")
+    export_fp16(src, tmp_path / "half")
+    with safe_open(str(tmp_path / "half" / "codec.safetensors"), framework="pt") as f:
+        assert len(f.metadata()) >= 2  # what makes the order matter
+    first = {p.name: p.read_bytes() for p in (tmp_path / "half").iterdir()}
+    for i in range(6):
+        export_fp16(tmp_path / "half", tmp_path / f"again{i}")
+        assert {p.name: p.read_bytes() for p in (tmp_path / f"again{i}").iterdir()} == first
+
+
 def test_export_packages_the_model_with_its_targets(tmp_path: Path) -> None:
     """The export stage writes the packaged layout with the eval stage's targets in its manifest, and
     '--milestone export' ships exactly that (re-verified) into another folder."""

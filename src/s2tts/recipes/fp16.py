@@ -5,8 +5,10 @@ repo ships).
 rewritten with their floating-point tensors cast to float16 (integer tensors and the metadata kept).
 The loaders cast weights to the dtype asked for at load time, so an fp16 export loads as float32 on
 CPU. Files are written to temporary names and renamed, so an interrupted export leaves either the
-old file or the new one. ``include(name)`` picks which files of ``src`` to export (default: all).
-Returns the bytes written.
+old file or the new one. A weights file already in fp16 is copied byte for byte: re-serialising
+it would reorder its metadata (safetensors writes it from a hash map, in an order that changes from
+process to process), and every milestone would then commit the same codec again as new bytes.
+``include(name)`` picks which files of ``src`` to export (default: all). Returns the bytes written.
 """
 
 from __future__ import annotations
@@ -22,8 +24,26 @@ from safetensors.torch import save_file
 
 from s2tts.errors import RecipeError
 
+_FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
+
+
+def _is_half(src: Path) -> bool:
+    """Every floating-point tensor of the file is already float16."""
+    with safe_open(str(src), framework="pt") as f:
+        dtypes = {f.get_slice(key).get_dtype() for key in f.keys()}  # noqa: SIM118
+    return not (dtypes & _FLOAT_DTYPES) - {"F16"}
+
+
+def _copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
 
 def _half(src: Path, dst: Path) -> None:
+    if _is_half(src):
+        _copy(src, dst)
+        return
     tensors = {}
     with safe_open(str(src), framework="pt") as f:
         metadata = f.metadata()
@@ -46,9 +66,7 @@ def export_fp16(src: str | Path, dst: str | Path, include: Callable[[str], bool]
         if path.suffix == ".safetensors":
             _half(path, target)
         else:
-            tmp = target.with_name(f".{target.name}.tmp")
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, target)
+            _copy(path, target)
         target.chmod(0o644)
         total += target.stat().st_size
     return total
