@@ -24,15 +24,6 @@ from safetensors.torch import save_file
 
 from s2tts.errors import RecipeError
 
-_FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
-
-
-def _is_half(src: Path) -> bool:
-    """Every floating-point tensor of the file is already float16."""
-    with safe_open(str(src), framework="pt") as f:
-        dtypes = {f.get_slice(key).get_dtype() for key in f.keys()}  # noqa: SIM118
-    return not (dtypes & _FLOAT_DTYPES) - {"F16"}
-
 
 def _copy(src: Path, dst: Path) -> None:
     tmp = dst.with_name(f".{dst.name}.tmp")
@@ -41,15 +32,17 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def _half(src: Path, dst: Path) -> None:
-    if _is_half(src):
-        _copy(src, dst)
-        return
-    tensors = {}
+    tensors, cast = {}, False
     with safe_open(str(src), framework="pt") as f:
         metadata = f.metadata()
         for key in f.keys():  # noqa: SIM118 (safe_open is not iterable)
             t = f.get_tensor(key)
-            tensors[key] = t.to(torch.float16) if t.is_floating_point() else t
+            if t.is_floating_point() and t.dtype != torch.float16:
+                t, cast = t.to(torch.float16), True
+            tensors[key] = t
+    if not cast:  # already fp16: the same bytes
+        _copy(src, dst)
+        return
     tmp = dst.with_name(f".{dst.name}.tmp")
     save_file(tensors, str(tmp), metadata=metadata)
     os.replace(tmp, dst)
