@@ -13,7 +13,7 @@ from s2tts.models.codec import load_codec
 from s2tts.training.rl.grpo import StepConfig, grpo_step
 from s2tts.training.rl.hack_guards import GuardConfig
 from s2tts.training.rl.logprobs import pack_rollouts, rollout_logprobs
-from s2tts.training.rl.objective import LossConfig
+from s2tts.training.rl.objective import GRPOLossConfig
 from s2tts.training.rl.pool import RewardPool
 from s2tts.training.rl.reference import SnapshotReference
 from s2tts.training.rl.rewards import RewardConfig, RewardTerm
@@ -46,7 +46,7 @@ def _run(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     cfg = StepConfig(
         rollout=RolloutConfig(group_size=8, max_new_tokens=max_new_tokens),
-        loss=LossConfig(beta=0.01),
+        loss=GRPOLossConfig(beta=0.01),
         micro_batch=16,
     )
     sampler = RolloutSampler(model, ckpt.tokenizer, load_codec(directory / "codec.safetensors"), cfg.rollout)

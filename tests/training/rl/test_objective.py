@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from s2tts.errors import TrainConfigError
-from s2tts.training.rl.objective import LossConfig, group_advantages, grpo_loss, k3_kl, token_loss
+from s2tts.training.rl.objective import GRPOLossConfig, group_advantages, grpo_loss, k3_kl, token_loss
 
 LOG = math.log
 
@@ -56,7 +56,7 @@ def _case() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
 def test_token_loss_value_by_hand(norm: str, constant: float, expected: float) -> None:
     logp, ref, mask, adv = _case()
     out = token_loss(
-        logp, logp.detach(), ref, adv, mask, LossConfig(beta=0.1, norm=norm, norm_constant=constant)
+        logp, logp.detach(), ref, adv, mask, GRPOLossConfig(beta=0.1, norm=norm, norm_constant=constant)
     )
     assert out.loss.item() == pytest.approx(expected, abs=1e-6)
     assert out.ratio == pytest.approx(1.0)
@@ -66,7 +66,7 @@ def test_token_loss_value_by_hand(norm: str, constant: float, expected: float) -
 
 def test_token_loss_gradient_by_hand() -> None:
     logp, ref, mask, adv = _case()
-    token_loss(logp, logp.detach(), ref, adv, mask, LossConfig(beta=0.1)).loss.backward()
+    token_loss(logp, logp.detach(), ref, adv, mask, GRPOLossConfig(beta=0.1)).loss.backward()
     # d/dlogp = (-A + beta * (1 - exp(ref - logp))) * (1 / |T_i|) * (1 / B)
     expected = torch.tensor([[(-1 + 0.1 * 0.5) / 4, (-1 + 0.0) / 4], [(1 + 0.1 * (1 - 2)) / 2, 0.0]])
     assert logp.grad is not None
@@ -78,7 +78,7 @@ def test_clipping_stops_the_gradient_only_where_ppo_says() -> None:
     logp = torch.tensor([[LOG(1.5)], [LOG(1.5)], [LOG(0.5)], [LOG(0.5)]], requires_grad=True)
     old = torch.zeros(4, 1)
     adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
-    cfg = LossConfig(beta=0.0, clip_eps=0.2, norm="token")
+    cfg = GRPOLossConfig(beta=0.0, clip_eps=0.2, norm="token")
     out = token_loss(logp, old, None, adv, torch.ones(4, 1), cfg)
     # A>0, r=1.5: min(1.5, 1.2) = 1.2 (clipped, no grad); A<0, r=1.5: -min(-1.5, -1.2) = 1.5 (grad)
     # A>0, r=0.5: 0.5 kept (grad); A<0, r=0.5: -min(-0.5, -0.8) = 0.8 (clipped, no grad)
@@ -94,7 +94,7 @@ def test_grpo_loss_weights_the_fast_term_by_gamma() -> None:
     logp, ref, mask, adv = _case()
     fast = logp.detach().unsqueeze(-1).repeat(1, 1, 3)  # (B, T, K): three codes per step
     fmask = mask.unsqueeze(-1).repeat(1, 1, 3)
-    cfg = LossConfig(beta=0.0, gamma=0.5)
+    cfg = GRPOLossConfig(beta=0.0, gamma=0.5)
     out = grpo_loss((logp, logp.detach(), None, mask), (fast, fast, None, fmask), adv, cfg)
     # with beta 0 and ratio 1 each term is -A: slow = mean(-1, +1) = 0 ... use the parts
     assert out.slow.loss.item() == pytest.approx(0.0)
@@ -107,8 +107,8 @@ def test_grpo_loss_weights_the_fast_term_by_gamma() -> None:
 
 def test_bad_loss_configs_are_typed_errors() -> None:
     with pytest.raises(TrainConfigError):
-        LossConfig(norm="bogus")
+        GRPOLossConfig(norm="bogus")
     with pytest.raises(TrainConfigError):
-        LossConfig(clip_eps=1.5)
+        GRPOLossConfig(clip_eps=1.5)
     with pytest.raises(TrainConfigError):
-        LossConfig(beta=-1.0)
+        GRPOLossConfig(beta=-1.0)

@@ -16,7 +16,7 @@ from s2tts.models.codec import load_codec
 from s2tts.text.prompt import Reference
 from s2tts.training.rl.grpo import StepConfig, grpo_step
 from s2tts.training.rl.hack_guards import GuardConfig
-from s2tts.training.rl.objective import LossConfig
+from s2tts.training.rl.objective import GRPOLossConfig
 from s2tts.training.rl.pool import RewardPool
 from s2tts.training.rl.reference import SnapshotReference
 from s2tts.training.rl.rewards import GateConfig, RewardConfig, RewardTerm
@@ -50,7 +50,7 @@ def test_real_rewards_score_tiny_model_rollouts(tmp_path: Path) -> None:
     )
     cfg = StepConfig(
         rollout=RolloutConfig(group_size=4, max_new_tokens=33, min_new_tokens=20),
-        loss=LossConfig(beta=0.04),
+        loss=GRPOLossConfig(beta=0.04),
         micro_batch=4,
     )
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)

@@ -29,7 +29,7 @@ from typing import Literal
 from s2tts.errors import TrainConfigError
 from s2tts.training.lora import LoRAConfig
 from s2tts.training.rl.early_stop import EarlyStopConfig
-from s2tts.training.rl.objective import LossConfig
+from s2tts.training.rl.objective import GRPOLossConfig
 from s2tts.training.rl.rewards import RewardConfig
 from s2tts.training.rl.rollout import RolloutConfig
 from s2tts.training.schedules import ScheduleConfig
@@ -75,7 +75,7 @@ class RLRunConfig:
     lora: LoRAConfig = field(default_factory=s2_lora)
     data: RLDataSection = RLDataSection()
     rollout: RolloutConfig = RolloutConfig()
-    loss: LossConfig = LossConfig()
+    loss: GRPOLossConfig = GRPOLossConfig()
     rewards: RewardConfig = field(default_factory=RewardConfig)
     optim: RLOptimSection = RLOptimSection()
     overlap: Literal["within_step", "next_batch"] = "within_step"

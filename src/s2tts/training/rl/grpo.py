@@ -41,7 +41,7 @@ from s2tts.errors import TrainConfigError
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.training.guards import check_finite
 from s2tts.training.rl.logprobs import PackedRollouts, TokenLogProbs, pack_rollouts, rollout_logprobs
-from s2tts.training.rl.objective import LossConfig, group_advantages, grpo_loss
+from s2tts.training.rl.objective import GRPOLossConfig, group_advantages, grpo_loss
 from s2tts.training.rl.pool import RewardPool, ScoredBatch
 from s2tts.training.rl.reference import ReferencePolicy
 from s2tts.training.rl.rewards import RewardInput, ScoredSample
@@ -72,7 +72,7 @@ class StepConfig:
     two agree to float rounding in fp32; a bf16 / int8 / compiled decode path differs more)."""
 
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    loss: GRPOLossConfig = field(default_factory=GRPOLossConfig)
     updates: int = 1
     micro_batch: int = 8
     max_grad_norm: float = 1.0

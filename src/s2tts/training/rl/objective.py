@@ -60,7 +60,7 @@ def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class LossConfig:
+class GRPOLossConfig:
     """beta: KL coefficient; gamma: weight of the fast-AR term; clip_eps(_high): PPO clipping
     (None = no clipping); norm / norm_constant: see the module docstring."""
 
@@ -112,7 +112,7 @@ def token_loss(
     ref_logp: torch.Tensor | None,
     advantages: torch.Tensor,
     mask: torch.Tensor,
-    cfg: LossConfig,
+    cfg: GRPOLossConfig,
 ) -> TokenLoss:
     """Policy-gradient + beta * k3 KL over one kind of token.
 
@@ -159,7 +159,7 @@ def grpo_loss(
     slow: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor],
     fast: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor],
     advantages: torch.Tensor,
-    cfg: LossConfig,
+    cfg: GRPOLossConfig,
 ) -> GRPOLoss:
     """slow: (logp, old, ref, mask) each (B, T); fast: the same, each (B, T, K); advantages (B,)."""
     s = token_loss(*slow[:3], advantages, slow[3], cfg)
