@@ -55,9 +55,9 @@ ARMS: dict[str, dict[str, object]] = {
 
 
 def arm_config(name: str):
-    from s2tts.training.codec.presets import codec_preset
+    from s2tts.models.codec import CodecConfig
 
-    base = codec_preset("cpu-small")
+    base = CodecConfig.preset("cpu-small")
     return base.replace(encoder=replace(base.encoder, **ARMS[name]))
 
 

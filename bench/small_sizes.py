@@ -91,9 +91,8 @@ def main() -> None:
 
     from s2tts.checkpoint import random_model
     from s2tts.inference.prepare import prepare_for_decode
-    from s2tts.models.codec import Codec
+    from s2tts.models.codec import Codec, CodecConfig
     from s2tts.models.dual_ar import DualARTransformer
-    from s2tts.training.codec.presets import codec_preset
 
     gen = torch.Generator().manual_seed(0)
     train_steps, decode_steps, params = {}, {}, {}
@@ -106,7 +105,7 @@ def main() -> None:
     train = _time(train_steps, args.repeats)
     decode = _time(decode_steps, args.repeats)
 
-    codec = Codec(codec_preset("cpu-small")).eval()
+    codec = Codec(CodecConfig.preset("cpu-small")).eval()
     sizes = codec.codebook_sizes
     frames = int(10 * FRAME_RATE)
     codes = torch.stack([torch.randint(0, s, (1, frames), generator=gen) for s in sizes], dim=1)

@@ -388,15 +388,17 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
 def test_cpu_small_lm_fits_the_cpu_small_codec_and_byte_tokenizer() -> None:
     """The LM preset carries the codec's code layout itself (codec_preset: null in pretrain.yaml)."""
     from s2tts.checkpoint import preset_with_tokenizer
+    from s2tts.models.codec import CodecConfig
     from s2tts.models.config import DualARConfig
     from s2tts.models.dual_ar import DualARTransformer
-    from s2tts.training.codec.presets import codec_preset
 
     lm = DualARConfig.preset("cpu-small")
-    codec = codec_preset("cpu-small")
+    codec = CodecConfig.preset("cpu-small")
     assert lm.num_codebooks == codec.num_codebooks == 4
     assert lm.codebook_size == codec.quantizer.semantic_codebook_size == 1024
     made, tokenizer = preset_with_tokenizer("cpu-small", None)
     assert made == lm and lm.semantic_begin_id == tokenizer.semantic_begin_id
+    for name in ("cpu-small", "cpu-small-stft"):  # naming the codec preset gives the same LM
+        assert preset_with_tokenizer("cpu-small", name)[0] == lm
     params = sum(p.numel() for p in DualARTransformer(lm).parameters())
     assert 2 * params < 30e6  # fp16 LM weights well inside the 60 MB budget with the codec

@@ -52,7 +52,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument("--config", help="codec config JSON (ours or the reference's constructor values)")
-    shape.add_argument("--preset", help="a built-in codec shape instead of --config: s2-codec, small or tiny")
+    shape.add_argument(
+        "--preset",
+        help="a built-in codec shape instead of --config: s2-codec, small, tiny, cpu-small or cpu-small-stft",
+    )
     parser.add_argument(
         "--random-weights",
         action="store_true",

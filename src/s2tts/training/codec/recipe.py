@@ -55,7 +55,6 @@ from s2tts.training.codec.losses import (
     feature_matching_loss,
     generator_adversarial_loss,
 )
-from s2tts.training.codec.presets import codec_preset
 from s2tts.training.codec.quantize import CodebookEMA, _gather, all_vqs, kmeans_init, sample_active
 from s2tts.training.codec.stream import StreamingClips, build_index
 from s2tts.training.codec.validate import validate
@@ -111,7 +110,7 @@ def freeze_code_path(codec: Codec) -> None:
 
 def build_codec(cfg: CodecTrainConfig) -> Codec:
     m = cfg.model
-    config = CodecConfig.from_json(m.config_json) if m.config_json else codec_preset(m.preset)
+    config = CodecConfig.from_json(m.config_json) if m.config_json else CodecConfig.preset(m.preset)
     d = config.decoder
     changes = {
         k: v
