@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,8 +107,16 @@ class RecordingEngine(TTSEngine):
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait until no request is running or queued; False if that took longer than timeout."""
+        return self._wait_until(lambda: not self.active(), timeout)
+
+    def wait_audio(self, timeout: float = 5.0) -> bool:
+        """Wait until the first request has delivered a chunk; False if that took longer than timeout."""
+        return self._wait_until(lambda: bool(self.calls and self.calls[0].chunks), timeout)
+
+    @staticmethod
+    def _wait_until(done: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while self.active():
+        while not done():
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)

@@ -15,7 +15,6 @@ import base64
 import io
 import json
 import socket
-import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -224,16 +223,6 @@ def test_disconnect_mid_stream_frees_the_slot(engine: RecordingEngine, app: Fast
         assert "s2tts_server_sessions_active 0" in metrics and "s2tts_http_disconnects_total 1" in metrics
 
 
-def engine_has_made_audio(engine: RecordingEngine, timeout: float) -> bool:
-    """Wait until the engine has delivered a chunk for a request; False after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not (engine.calls and engine.calls[0].chunks):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_disconnect_during_one_shot_frees_the_slot(engine: RecordingEngine, app: FastAPI) -> None:
     body = json.dumps({**LONG, "format": "wav", "streaming": False}).encode()
     with running(app) as url:
@@ -242,7 +231,7 @@ def test_disconnect_during_one_shot_frees_the_slot(engine: RecordingEngine, app:
         with socket.create_connection((host, int(port))) as conn:
             conn.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
             # the one-shot path answers nothing until the end: hang up once the engine is decoding
-            assert engine_has_made_audio(engine, timeout=30.0)
+            assert engine.wait_audio(30.0)
         assert engine.wait_idle(30.0)
         [call] = engine.calls
         assert call.outcome == "RequestCancelledError" and call.samples < 400 * FRAME
