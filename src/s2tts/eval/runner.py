@@ -10,7 +10,8 @@
     out/plots/*.png
 
 Generation runs first (the system batches as it can), then scoring in batches of
-``ScorerConfig.asr_batch_size``; both show progress bars.
+``ScorerConfig.asr_batch_size``; both show progress bars. A stopped run resumes: the same command
+again generates only the cases its journal (``out/generated.jsonl``, s2tts.eval.journal) lacks.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from tqdm import tqdm
 
 from s2tts.audio import write_audio
 from s2tts.errors import EvalError
-from s2tts.eval.audio import to_16k
+from s2tts.eval.audio import load_16k
+from s2tts.eval.journal import JOURNAL, append, open_journal, read_journal
 from s2tts.eval.report import write_report
 from s2tts.eval.scoring import Scorers, score_tags
 from s2tts.eval.summary import summarize
@@ -44,38 +46,47 @@ def run_eval(
 ) -> dict[str, Any]:
     """Generate, score and report; returns the summary (also in out/summary.json)."""
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / "summary.json").is_file():
+    system_info = {"name": system.name, **system.describe()}
+    unfinished = (out / JOURNAL).is_file()
+    if out.exists() and any(out.iterdir()) and not (out / "summary.json").is_file() and not unfinished:
         raise EvalError(f"{out} exists and is not an earlier report folder; choose an empty --out")
     (out / "audio").mkdir(parents=True, exist_ok=True)
     scorers = scorers or Scorers()
     cases = resolve_seeds(cases)
-    clips: dict[str, np.ndarray] = {}
-    base: dict[str, dict[str, Any]] = {}
+    done = read_journal(out, cases, system_info)
+    base: dict[str, dict[str, Any]] = dict(done)
+    todo = [c for c in cases if c.id not in done]
     started = time.time()
-    generated_iter = system.generate(cases)  # a wav folder checks its files here, before any progress bar
-    for case, gen in tqdm(
-        zip(cases, generated_iter, strict=True),
-        total=len(cases),
-        desc="generate",
-        unit="utt",
-        disable=not progress,
+    generating = system.generate(todo)  # a wav folder checks its files here, before any progress bar
+    journal = open_journal(out, system_info, [(c, done[c.id]) for c in cases if c.id in done])
+    with (
+        journal,
+        tqdm(total=len(cases), initial=len(done), desc="generate", unit="utt", disable=not progress) as bar,
     ):
-        rel = f"audio/{case.id}.wav"
-        if len(gen.audio):
-            write_audio(out / rel, gen.audio, gen.sample_rate)
-        clips[case.id] = to_16k(gen.audio, gen.sample_rate) if len(gen.audio) else np.zeros(0, np.float32)
-        base[case.id] = {
-            "id": case.id,
-            "category": case.category,
-            "language": case.language,
-            "text": case.text,
-            "spoken_text": case.spoken_text,
-            "speakers": list(case.speakers),
-            "audio": rel if len(gen.audio) else None,
-            "sample_rate": gen.sample_rate,
-            **{k: gen.metrics.get(k) for k in ("ttfa_s", "rtf", "wall_s")},
-            "request": gen.request,
-        }
+        for case, gen in zip(todo, generating, strict=True):
+            rel = f"audio/{case.id}.wav"
+            if len(gen.audio):
+                write_audio(out / rel, gen.audio, gen.sample_rate)
+            base[case.id] = {
+                "id": case.id,
+                "category": case.category,
+                "language": case.language,
+                "text": case.text,
+                "spoken_text": case.spoken_text,
+                "speakers": list(case.speakers),
+                "audio": rel if len(gen.audio) else None,
+                "sample_rate": gen.sample_rate,
+                **{k: gen.metrics.get(k) for k in ("ttfa_s", "rtf", "wall_s")},
+                "request": gen.request,
+            }
+            append(journal, case, base[case.id])
+            bar.update(1)
+    # Every clip is scored as its file holds it (16-bit), so a resumed run scores what a straight
+    # run does, and the report's audio is what was scored.
+    clips = {
+        c.id: load_16k(out / base[c.id]["audio"]) if base[c.id]["audio"] else np.zeros(0, np.float32)
+        for c in cases
+    }
     generated = time.time()
     records: list[dict[str, Any]] = []
     step = max(1, scorers.config.asr_batch_size)
@@ -96,15 +107,17 @@ def run_eval(
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     summary = summarize(records)
     meta = {
-        "system": {"name": system.name, **system.describe()},
+        "system": system_info,
         "testset": testset,
         "scorers": {k: v for k, v in vars(scorers.config).items()},
-        "generate_s": generated - started,
+        "generate_s": generated - started,  # this run's share, without the resumed cases
+        "resumed": len(done),
         "score_s": time.time() - generated,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host": platform.node(),
     }
     write_report(out, summary, records, meta)
+    (out / JOURNAL).unlink()
     return {**summary, "meta": meta}
 
 
