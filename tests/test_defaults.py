@@ -1,8 +1,10 @@
 """Every surface that offers sampling or text-batching knobs defaults to the same values.
 
 The values live in ``DEFAULT_SAMPLING`` (``s2tts.inference.params``) and ``DEFAULT_CHUNK_LENGTH``
-(``s2tts.text.split``); a CLI flag, an HTTP field, the engine's request, the long-form generators,
-the evaluation harness or LM training that hard-codes its own number makes this test fail.
+(``s2tts.text.split``). Sampling knobs a caller leaves out are None up to the point where the
+model's own defaults (its ``sampling.json``) or ``DEFAULT_SAMPLING`` fill them
+(``SamplingParams.from_user``). A CLI flag, an HTTP field, the engine's request, the long-form
+generators, the evaluation harness or LM training that hard-codes its own number makes this test fail.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 from s2tts.cli import build_parser
 from s2tts.eval.systems import Sampling
 from s2tts.inference.long_form import generate_long, generate_long_frames
-from s2tts.inference.params import DEFAULT_SAMPLING
+from s2tts.inference.params import DEFAULT_SAMPLING, SamplingParams
 from s2tts.inference.types import SynthesisRequest
 from s2tts.server.schemas import LiveTTSRequest, ServeTTSRequest, SpeechRequest
 from s2tts.server.synthesis import build_request
@@ -46,7 +48,8 @@ def test_the_defaults_are_fish_audios() -> None:
 )
 def test_cli_flags(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
-    assert {k: getattr(args, k) for k in KNOBS} == {k: getattr(DEFAULT_SAMPLING, k) for k in KNOBS}
+    assert {k: getattr(args, k) for k in KNOBS} == dict.fromkeys(KNOBS)  # the model's, else DEFAULT_SAMPLING
+    assert SamplingParams.from_user(*(getattr(args, k) for k in KNOBS)) == DEFAULT_SAMPLING
     if hasattr(args, "chunk_length"):
         assert args.chunk_length == DEFAULT_CHUNK_LENGTH
     assert argv[0] == "eval" or hasattr(args, "chunk_length")
@@ -58,18 +61,21 @@ def test_cli_flags(argv: list[str]) -> None:
     ids=lambda b: type(b).__name__,
 )
 def test_http_fields_and_the_request_the_server_builds(body: Any) -> None:
-    assert {k: getattr(body, k) for k in KNOBS} == {k: getattr(DEFAULT_SAMPLING, k) for k in KNOBS}
+    assert (body.temperature, body.top_p, body.top_k) == (None, None, None)  # the model's defaults
+    assert body.max_new_tokens == DEFAULT_SAMPLING.max_new_tokens
     if hasattr(body, "chunk_length"):
         assert body.chunk_length == DEFAULT_CHUNK_LENGTH
     request = build_request("x", [], body)
     assert request.sampling == DEFAULT_SAMPLING
     assert request.chunk_length == DEFAULT_CHUNK_LENGTH
+    model = SamplingParams(temperature=0.5, top_p=0.7, top_k=20, use_ras=False)
+    assert build_request("x", [], body, defaults=model).sampling == model
 
 
 def test_engine_request_eval_and_training() -> None:
     assert SynthesisRequest("x").chunk_length == DEFAULT_CHUNK_LENGTH
-    assert SynthesisRequest("x").sampling == DEFAULT_SAMPLING
-    assert Sampling() == Sampling(*(getattr(DEFAULT_SAMPLING, k) for k in KNOBS))
+    assert SynthesisRequest("x").sampling is None  # the engine's checkpoint decides
+    assert Sampling().resolve(DEFAULT_SAMPLING) == Sampling(*(getattr(DEFAULT_SAMPLING, k) for k in KNOBS))
     sample = SampleConfig()
     assert (sample.temperature, sample.top_p, sample.top_k) == (
         DEFAULT_SAMPLING.temperature,

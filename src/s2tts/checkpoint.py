@@ -7,6 +7,7 @@ Layout (the released ``s2-pro`` layout, plus the codec beside it)::
     DIR/tokenizer.json              (+ tokenizer_config.json)
     DIR/codec.pth | codec.safetensors (+ codec_config.json)
     DIR/voice.json                  optional: the default voice (s2tts.inference.default_voice)
+    DIR/sampling.json               optional: the model's sampling defaults (s2tts.inference.model_sampling)
 
 ``init_checkpoint`` writes a random checkpoint in that layout (tests, demos, the default until a
 trained model ships); its audio is noise.
@@ -23,6 +24,8 @@ import torch
 
 from s2tts.errors import ConfigError, WeightsError
 from s2tts.inference.default_voice import read_default_voice
+from s2tts.inference.model_sampling import read_model_sampling
+from s2tts.inference.params import DEFAULT_SAMPLING, SamplingParams
 from s2tts.models.config import DualARConfig
 from s2tts.models.dual_ar import DualARTransformer
 from s2tts.models.weights import load_model, parse_dtype, save_model
@@ -45,7 +48,9 @@ RANDOM_NOTICE = (
 class S2Checkpoint:
     """A loaded LM with its tokenizer and text front end (the config's ``text_frontend``);
     ``max_prompt_len`` follows the reference (context - 2048). ``default_voice``: the reference
-    spoken with when a request names none (the directory's ``voice.json``; None: no default)."""
+    spoken with when a request names none (the directory's ``voice.json``; None: no default).
+    ``sampling``: the sampling a request that sets none gets (``sampling.json``, else the global
+    defaults)."""
 
     model: DualARTransformer
     tokenizer: S2Tokenizer
@@ -53,6 +58,7 @@ class S2Checkpoint:
     random_weights: bool = False
     frontend: TextFrontend = field(default_factory=TextFrontend)
     default_voice: Reference | None = None
+    sampling: SamplingParams = DEFAULT_SAMPLING
 
     @property
     def config(self) -> DualARConfig:
@@ -109,6 +115,7 @@ def load_checkpoint(
         )
     frontend = TextFrontend(config.text_frontend)  # an unknown kind or a missing espeak-ng fails here
     voice = read_default_voice(directory, config.num_codebooks, config.codebook_size)  # before the weights
+    sampling = read_model_sampling(directory)
     model = load_model(directory, config=config, dtype=dtype, device=device)
     random_weights = (directory / RANDOM_MARKER).is_file()
     return S2Checkpoint(
@@ -118,6 +125,7 @@ def load_checkpoint(
         random_weights=random_weights,
         frontend=frontend,
         default_voice=voice,
+        sampling=sampling,
     )
 
 

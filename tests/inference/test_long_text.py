@@ -82,7 +82,7 @@ def test_prompt_trimming_keeps_the_cache_consistent(engine: TTSEngine) -> None:
     chunks, session = _run(engine, SynthesisRequest(text, sampling=greedy, chunk_length=200, seed=0))
     assert session.plan.dropped > 0  # type: ignore[attr-defined]
     streamed = torch.cat([c.codes for c in chunks if c.codes is not None], dim=1)
-    limit = engine._prompt_limit(SynthesisRequest(text, sampling=greedy))
+    limit = engine._prompt_limit(greedy)
     builder = engine.checkpoint.prompt_builder(max_prompt_len=limit)
     codes = generate_long(engine.model, builder, text, [], greedy, chunk_length=200)
     assert torch.equal(streamed, engine.codec.clamp_codes(codes))

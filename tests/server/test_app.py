@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from s2tts.checkpoint import RANDOM_NOTICE, S2Checkpoint
+from s2tts.inference.params import SamplingParams
 from s2tts.models.codec import Codec
 from s2tts.server.app import create_app
 from s2tts.server.formats import encode_audio
@@ -397,6 +398,7 @@ def test_health_metrics_openapi_page(client: TestClient, engine: RecordingEngine
     assert client.post("/v1/tts", json={"text": "x", **frames(4)}).status_code == 200
     # The tiny checkpoint is random (random_init.json): health says so until a trained model replaces it.
     health = {"status": "ok", "sample_rate": SR, "random_weights": True, "warning": RANDOM_NOTICE}
+    health["sampling"] = {"temperature": 0.8, "top_p": 0.8, "top_k": 30}  # no sampling.json: fish's
     assert client.get("/v1/health").json() == health
     m = client.get("/metrics")
     assert m.headers["content-type"].startswith("text/plain")
@@ -424,11 +426,13 @@ def test_tts_normalize_evens_out_typography(
     assert engine.requests[-1].text == expected
 
 
-def test_health_of_a_trained_model_has_no_warning(
+def test_health_of_a_trained_model_has_no_warning_and_its_own_sampling(
     tiny_model: tuple[S2Checkpoint, Codec], settings: ServerSettings
 ) -> None:
-    """The warning follows random_init.json: a checkpoint without it (a shipped model) has none."""
-    trained = dataclasses.replace(tiny_model[0], random_weights=False)
+    """The warning follows random_init.json: a checkpoint without it (a shipped model) has none.
+    Its sampling.json's defaults are what health reports and what fields left out take."""
+    model = SamplingParams(temperature=0.5, top_k=1)
+    trained = dataclasses.replace(tiny_model[0], random_weights=False, sampling=model)
     with (
         start_engine((trained, tiny_model[1]), max_sessions=1) as engine,
         TestClient(create_app(engine, settings)) as client,
@@ -437,4 +441,14 @@ def test_health_of_a_trained_model_has_no_warning(
             "status": "ok",
             "sample_rate": SR,
             "random_weights": False,
+            "sampling": {"temperature": 0.5, "top_p": 0.8, "top_k": 1},
         }
+        assert client.post("/v1/tts", json={"text": "x", **frames(2)}).status_code == 200
+        given = {"text": "x", "temperature": 0.7, **frames(2)}
+        assert client.post("/v1/tts", json=given).status_code == 200
+        speech = {"input": "x", "voice": "default", **frames(2)}
+        assert client.post("/v1/audio/speech", json=speech).status_code == 200
+        left_out, changed, openai = (r.sampling for r in engine.requests)
+        assert (left_out.temperature, left_out.top_k) == (0.5, 1)
+        assert (changed.temperature, changed.top_k) == (0.7, 1)  # only what was given changes
+        assert (openai.temperature, openai.top_k) == (0.5, 1)

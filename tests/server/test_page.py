@@ -20,6 +20,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from s2tts.checkpoint import S2Checkpoint
+from s2tts.inference.params import SamplingParams
 from s2tts.models.codec import Codec
 from s2tts.server.app import create_app
 from s2tts.server.formats import encode_audio
@@ -121,9 +123,16 @@ def open_page(devtools: str) -> Iterator[Page]:
         yield Page(ws)
 
 
+# The page's sliders start at the model's own sampling defaults (a checkpoint's sampling.json).
+MODEL_SAMPLING = SamplingParams(temperature=0.55, top_p=0.65)
+
+
 @pytest.fixture(scope="module")
 def page_engine(tiny_model: tuple[S2Checkpoint, Codec]) -> Iterator[RecordingEngine]:
-    with start_engine(tiny_model, max_sessions=2, max_seq_len=288) as engine:
+    ckpt, codec = tiny_model
+    with start_engine(
+        (replace(ckpt, sampling=MODEL_SAMPLING), codec), max_sessions=2, max_seq_len=288
+    ) as engine:
         yield engine
 
 
@@ -139,6 +148,7 @@ def test_page_uploads_a_voice_and_plays_while_streaming(
         page.call("Page.navigate", url=url + "/")
         page.wait_for("document.readyState === 'complete' && !!document.getElementById('speak')")
         page.wait_for("document.getElementById('server-info').textContent.includes('44100')")
+        assert page.eval("document.getElementById('temperature-value').textContent") == "0.55"
         # the checkpoint is random (random_init.json): the page says the audio is noise
         page.wait_for("!document.getElementById('random-warning').hidden")
         assert "noise" in page.eval("document.getElementById('random-warning').textContent")
@@ -178,7 +188,7 @@ def test_page_uploads_a_voice_and_plays_while_streaming(
         req = call.request
         assert req.text == "Hello [laugh] from the page." and req.seed == 5 and req.language == "de"
         assert req.references[0].voice_id == "page voice" and req.first_chunk_frames == 1
-        assert (req.sampling.temperature, req.sampling.top_p) == (0.8, 0.8)
+        assert (req.sampling.temperature, req.sampling.top_p) == (0.55, 0.65)  # the sliders' start
         page.wait_for("window.s2ttsStats.chunksPlayed > 0", timeout=10)  # the audio clock ran
 
         # errors show in the status line

@@ -111,15 +111,11 @@ def _generate_codes(args: argparse.Namespace) -> int:
     apply_threads(args)
     if len(args.reference_codes) != len(args.reference_text):
         raise PromptError("give one --reference-text for each --reference-codes")
-    params = SamplingParams.from_user(
-        args.temperature,
-        args.top_p,
-        args.top_k,
-        args.max_new_tokens,
-        args.min_new_tokens,
-        use_ras=not args.no_ras,
-    )
+    knobs = (args.temperature, args.top_p, args.top_k, args.max_new_tokens, args.min_new_tokens)
+    use_ras = False if args.no_ras else None
+    SamplingParams.from_user(*knobs, use_ras=use_ras)  # a bad value fails before the model loads
     ckpt = load_checkpoint(args.checkpoint, dtype=args.dtype, device=args.device)
+    params = SamplingParams.from_user(*knobs, use_ras=use_ras, defaults=ckpt.sampling)
     if ckpt.random_weights:
         print(f"s2tts: note: {RANDOM_NOTICE}", file=sys.stderr)
     prepare_for_decode(ckpt.model, quantize=args.quantize)

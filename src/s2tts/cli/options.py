@@ -79,28 +79,32 @@ def add_sampling_options(
     chunk_length: bool = True,
     min_new_tokens: bool = False,
 ) -> None:
-    """--temperature --top-p --top-k --max-new-tokens (and --chunk-length, --min-new-tokens),
-    defaulting to ``DEFAULT_SAMPLING`` and ``DEFAULT_CHUNK_LENGTH`` like the HTTP fields and the engine."""
+    """--temperature --top-p --top-k --max-new-tokens (and --chunk-length, --min-new-tokens). The
+    sampling flags default to None: the checkpoint's own defaults (its ``sampling.json``), else
+    ``DEFAULT_SAMPLING``, like the HTTP fields and the engine (``SamplingParams.from_user``)."""
     from s2tts.inference.params import DEFAULT_SAMPLING  # light: dataclasses only
     from s2tts.text.split import DEFAULT_CHUNK_LENGTH
 
     d = DEFAULT_SAMPLING
+    model = "the model's sampling.json, else"
     parser.add_argument(
-        "--temperature", type=float, default=d.temperature, help=f"0-1, 0 is greedy (default {d.temperature})"
+        "--temperature", type=float, default=None, help=f"0-1, 0 is greedy (default: {model} {d.temperature})"
     )
-    parser.add_argument("--top-p", type=float, default=d.top_p, help=f"0-1, 0 is greedy (default {d.top_p})")
-    parser.add_argument("--top-k", type=int, default=d.top_k, help=f"1 is greedy (default {d.top_k})")
+    parser.add_argument(
+        "--top-p", type=float, default=None, help=f"0-1, 0 is greedy (default: {model} {d.top_p})"
+    )
+    parser.add_argument("--top-k", type=int, default=None, help=f"1 is greedy (default: {model} {d.top_k})")
     parser.add_argument(
         "--max-new-tokens",
         type=int,
-        default=d.max_new_tokens,
+        default=None,
         help=f"steps per text batch, frames + 1; 0: until the context ends (default {d.max_new_tokens})",
     )
     if min_new_tokens:
         parser.add_argument(
             "--min-new-tokens",
             type=int,
-            default=d.min_new_tokens,
+            default=None,
             help="steps per text batch before the end token is allowed, e.g. to give a random "
             f"checkpoint (which stops at random) a length (default {d.min_new_tokens})",
         )

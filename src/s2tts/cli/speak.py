@@ -63,21 +63,21 @@ def _speak(args: argparse.Namespace) -> int:
     for path, ref_text in zip(args.voice, args.voice_text, strict=True):
         audio, rate = read_audio(path)
         references.append(VoiceReference(ref_text, audio=audio, sample_rate=rate))
-    request = SynthesisRequest(
-        text,
-        references=references,
-        sampling=SamplingParams.from_user(
-            args.temperature, args.top_p, args.top_k, args.max_new_tokens, args.min_new_tokens
-        ),
-        seed=args.seed,
-        chunk_length=args.chunk_length,
-        language=args.language,
-        default_voice=args.default_voice,
-    )
+    knobs = (args.temperature, args.top_p, args.top_k, args.max_new_tokens, args.min_new_tokens)
+    SamplingParams.from_user(*knobs)  # a bad value fails before the model loads
     engine = load_engine(
         args.checkpoint, args.dtype, args.device, EngineConfig(max_sessions=1), quantize=args.quantize
     )
     try:
+        request = SynthesisRequest(
+            text,
+            references=references,
+            sampling=SamplingParams.from_user(*knobs, defaults=engine.default_sampling),
+            seed=args.seed,
+            chunk_length=args.chunk_length,
+            language=args.language,
+            default_voice=args.default_voice,
+        )
         if engine.random_weights:
             print(f"s2tts: note: {RANDOM_NOTICE}", file=sys.stderr)
         with (

@@ -37,7 +37,7 @@ import numpy as np
 from s2tts.audio import downmix, read_audio
 from s2tts.errors import EvalError
 from s2tts.eval.testset import TestCase
-from s2tts.inference.params import DEFAULT_SAMPLING
+from s2tts.inference.params import SamplingParams
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 
@@ -71,12 +71,22 @@ def case_seed(case: TestCase, base_seed: int = 0) -> int:
 
 @dataclass(frozen=True)
 class Sampling:
-    """The sampling knobs recorded with every request."""
+    """The sampling knobs recorded with every request. None: the system's own default (a
+    checkpoint's ``sampling.json``, else ``DEFAULT_SAMPLING``; a server's the same for its model);
+    a checkpoint system records the values it resolved."""
 
-    temperature: float = DEFAULT_SAMPLING.temperature
-    top_p: float = DEFAULT_SAMPLING.top_p
-    top_k: int = DEFAULT_SAMPLING.top_k
-    max_new_tokens: int = DEFAULT_SAMPLING.max_new_tokens
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_new_tokens: int | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The knobs set (what a request sends)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def resolve(self, defaults: SamplingParams) -> Sampling:
+        """Every knob set: the given ones, the rest from ``defaults``."""
+        return Sampling(**{k: getattr(defaults, k) for k in asdict(self)} | self.given())
 
 
 def _generate_concurrently(
@@ -210,18 +220,18 @@ class EngineSystem:
         from s2tts.inference.factory import load_engine
 
         self.checkpoint = Path(checkpoint)
-        self.sampling = sampling or Sampling()
+        SamplingParams.from_user(**(sampling or Sampling()).given())  # a bad value fails before loading
         self.batch_size = batch_size
         self.base_seed = base_seed
         self.dtype, self.device = dtype, device
         self.engine = load_engine(
             self.checkpoint, dtype=dtype, device=device, config=EngineConfig(max_sessions=batch_size)
         )
+        self.sampling = (sampling or Sampling()).resolve(self.engine.default_sampling)
         self.name = self.checkpoint.name
 
     def generate_one(self, case: TestCase) -> Generated:
         """One case, alone (no other request of this system in flight)."""
-        from s2tts.inference.params import SamplingParams
         from s2tts.inference.types import SynthesisRequest, VoiceReference
 
         refs = [
@@ -232,7 +242,7 @@ class EngineSystem:
         request = SynthesisRequest(
             case.text,
             references=refs,
-            sampling=SamplingParams(**asdict(self.sampling)),
+            sampling=SamplingParams.from_user(**asdict(self.sampling), defaults=self.engine.default_sampling),
             seed=seed,
             language=case.language,  # read by a phoneme front end, ignored by text models
         )
@@ -311,7 +321,7 @@ class ServerSystem:
             "format": "pcm",
             "streaming": True,
             "seed": seed,
-            **asdict(self.sampling),
+            **self.sampling.given(),  # the rest: the server's model's defaults
         }
         buffer = io.BytesIO()
         ttfa = None
@@ -336,7 +346,7 @@ class ServerSystem:
         seconds = len(audio) / rate
         recorded = {
             "seed": seed,
-            **asdict(self.sampling),
+            **self.sampling.given(),
             "references": [str(r.audio) for r in case.references],
         }
         return Generated(

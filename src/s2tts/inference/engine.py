@@ -64,6 +64,7 @@ from s2tts.inference.caches import Prefix, PrefixCache, VoiceCache, audio_key, p
 from s2tts.inference.decoder import Decoder
 from s2tts.inference.generate import stack_frames
 from s2tts.inference.metrics import EngineStats, RequestMetrics
+from s2tts.inference.params import SamplingParams
 from s2tts.inference.session import Session, Sink
 from s2tts.inference.types import AudioChunk, SynthesisRequest, VoiceReference
 from s2tts.text.prompt import IterativePrompt, Reference, too_long_hint
@@ -144,6 +145,12 @@ class TTSEngine:
     @property
     def cache_len(self) -> int:
         return self.decoder.cache_len
+
+    @property
+    def default_sampling(self) -> SamplingParams:
+        """What a request without ``sampling`` gets: the checkpoint's ``sampling.json``, else
+        ``DEFAULT_SAMPLING``."""
+        return self.checkpoint.sampling
 
     @property
     def random_weights(self) -> bool:
@@ -310,6 +317,7 @@ class TTSEngine:
             raise PromptError(f"text has {len(text)} characters; the limit is {self.config.max_text_chars}")
         if request.chunk_length < 1:
             raise PromptError("chunk_length must be >= 1")
+        params = request.sampling or self.checkpoint.sampling
         references = self._references(request.references)
         if not references and request.default_voice and self.checkpoint.default_voice is not None:
             references = [self.checkpoint.default_voice]
@@ -318,7 +326,7 @@ class TTSEngine:
             text,
             references,
             request.chunk_length,
-            max_len=self._prompt_limit(request),
+            max_len=self._prompt_limit(params),
             language=request.language,
         )
         first = plan.next_prompt()
@@ -333,6 +341,7 @@ class TTSEngine:
         now = time.perf_counter()
         return Session(
             request=request,
+            params=params,
             plan=plan,
             sink=sink,
             metrics=RequestMetrics(request.request_id, submitted=now),
@@ -343,10 +352,10 @@ class TTSEngine:
             trace=[] if request.trace else None,
         )
 
-    def _prompt_limit(self, request: SynthesisRequest) -> int:
+    def _prompt_limit(self, params: SamplingParams) -> int:
         """Target length of a text batch's prompt: the cache less room to generate (half the cache at
         most); longer ones leave out their oldest earlier batches (``IterativePrompt``)."""
-        steps = request.sampling.max_new_tokens
+        steps = params.max_new_tokens
         room = min(self.cache_len // 2, steps if steps > 0 else self.cache_len)
         limit = self.cache_len - room
         return limit if self.builder.max_prompt_len is None else min(limit, self.builder.max_prompt_len)
@@ -400,7 +409,7 @@ class TTSEngine:
                 self._finish_cancelled(session)
                 continue
             admitted += 1
-            self.decoder.open(session.row, session.request.sampling, session.generator)
+            self.decoder.open(session.row, session.params, session.generator)
             session.metrics.started = time.perf_counter()
             try:
                 self._start_first_batch(session)
@@ -441,7 +450,7 @@ class TTSEngine:
         self.stats.incr("prefill_tokens_total", new.shape[1])
         if s.trace is not None:
             s.trace_prompt = prompt
-        params = s.request.sampling
+        params = s.params
         s.batch_frames = []
         limit = s.plan.frame_limit()
         if self.checkpoint.random_weights and params.min_new_tokens == 0:

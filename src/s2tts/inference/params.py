@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from s2tts.errors import SamplingError
 
@@ -52,30 +52,38 @@ class SamplingParams:
     @classmethod
     def from_user(
         cls,
-        temperature: float,
-        top_p: float,
-        top_k: int,
-        max_new_tokens: int,
-        min_new_tokens: int = 0,
-        use_ras: bool = True,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        max_new_tokens: int | None = None,
+        min_new_tokens: int | None = None,
+        use_ras: bool | None = None,
+        defaults: SamplingParams | None = None,
     ) -> SamplingParams:
         """The knobs as the CLI and the HTTP API take them, with one validation for both:
-        temperature in [0, MAX_TEMPERATURE] and top_p in [0, 1], either 0 meaning greedy."""
+        temperature in [0, MAX_TEMPERATURE] and top_p in [0, 1], either 0 meaning greedy. A knob
+        left None takes its value from ``defaults`` (a model's own, ``s2tts.inference.model_sampling``;
+        ``DEFAULT_SAMPLING`` when None)."""
+        d = defaults or DEFAULT_SAMPLING
+        temperature = d.temperature if temperature is None else temperature
+        top_p = d.top_p if top_p is None else top_p
         if not 0.0 <= temperature <= MAX_TEMPERATURE:
             raise SamplingError(
                 f"temperature must be in [0, {MAX_TEMPERATURE:g}] (0: greedy), got {temperature:g}"
             )
         if not 0.0 <= top_p <= 1.0:
             raise SamplingError(f"top_p must be in [0, 1] (0: greedy), got {top_p:g}")
+        top_k = d.top_k if top_k is None else top_k
         if temperature == 0.0 or top_p == 0.0:
             temperature, top_p, top_k = 1.0, 1.0, 1
-        return cls(
+        return replace(
+            d,
             temperature=temperature,
             top_p=top_p,
             top_k=top_k,
-            max_new_tokens=max_new_tokens,
-            min_new_tokens=min_new_tokens,
-            use_ras=use_ras,
+            max_new_tokens=d.max_new_tokens if max_new_tokens is None else max_new_tokens,
+            min_new_tokens=d.min_new_tokens if min_new_tokens is None else min_new_tokens,
+            use_ras=d.use_ras if use_ras is None else use_ras,
         )
 
     @property

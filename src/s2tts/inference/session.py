@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import torch
 
 from s2tts.inference.metrics import RequestMetrics
+from s2tts.inference.params import SamplingParams
 from s2tts.inference.types import AudioChunk, BatchTrace, SynthesisRequest
 from s2tts.text.prompt import IterativePrompt
 
@@ -25,6 +26,7 @@ class Session:
     """
 
     request: SynthesisRequest
+    params: SamplingParams  # the request's sampling, or the checkpoint's defaults
     plan: IterativePrompt
     sink: Sink
     metrics: RequestMetrics

@@ -37,6 +37,9 @@ class SynthesisRequest:
     it runs alone or batched. first_chunk_frames / chunk_frames override the engine's streaming
     chunk sizes for this request (None: the engine's defaults). language (ISO 639-1) is what a
     checkpoint's phoneme front end reads the text as (None: its default, English); text models ignore it.
+    sampling: None takes the checkpoint's own defaults (its ``sampling.json``, else
+    ``DEFAULT_SAMPLING``); build a partial change with ``SamplingParams.from_user(...,
+    defaults=engine.default_sampling)``.
     trace: the last chunk also carries what was sampled, text batch by text batch (``BatchTrace``:
     prompts, raw codes, log-probs), as RL rollouts need it. default_voice: a request without
     references is spoken with the checkpoint's default voice when it has one (False: no reference,
@@ -45,7 +48,7 @@ class SynthesisRequest:
 
     text: str
     references: list[VoiceReference] = field(default_factory=list)
-    sampling: SamplingParams = field(default_factory=SamplingParams)
+    sampling: SamplingParams | None = None
     seed: int | None = None
     chunk_length: int = DEFAULT_CHUNK_LENGTH
     timeout_s: float | None = None

@@ -37,6 +37,7 @@ PACKAGED_PATTERNS = (
     "codec_config.json",
     "trainer_state.json",  # the step and run config: what resume_weights continues from
     "voice.json",  # the default voice (s2tts.inference.default_voice)
+    "sampling.json",  # the model's sampling defaults (s2tts.inference.model_sampling)
     RANDOM_MARKER,
 )
 

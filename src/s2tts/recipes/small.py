@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from s2tts.errors import RecipeError
+from s2tts.errors import RecipeError, SamplingError
+from s2tts.inference.model_sampling import SAMPLING_FILE, write_model_sampling
 from s2tts.inference.packaged import file_sha256, verify_packaged
 from s2tts.recipes.fp16 import export_fp16
 from s2tts.recipes.package import eval_summary, package_model
@@ -132,14 +133,19 @@ class SmallRecipe:
             Stage(
                 "eval",
                 self._eval,
-                dict(s["eval"], model=final, voice=s["export"].get("voice")),
+                dict(
+                    s["eval"],
+                    model=final,
+                    voice=s["export"].get("voice"),
+                    sampling=s["export"].get("sampling"),
+                ),
                 ("corpus", final, "decoder"),
                 "evaluation",
             ),
             Stage(
                 "export",
                 self._export,
-                {"model": final, "max_mb": s["export"].get("max_mb"), "voice": s["export"].get("voice")},
+                {k: s["export"].get(k) for k in ("max_mb", "voice", "sampling")} | {"model": final},
                 ("corpus", final, "decoder"),
                 "fp16 export",
             ),
@@ -299,8 +305,9 @@ class SmallRecipe:
             "eval-testset",
         )  # fmt: skip
         model = self.model_dir(self.settings["export"]["model"])
-        put_codec(self.final_codec, model)  # the model as it ships: final codec, default voice
+        put_codec(self.final_codec, model)  # the model as it ships: final codec, default voice, sampling
         self.add_voice(model)
+        self.add_sampling(model)
         flags = ["--limit", str(e["limit"])] if e.get("limit") else []
         flags += [] if e.get("speaker", True) else ["--no-speaker"]
         flags += [] if e.get("quality", True) else ["--no-quality"]
@@ -318,6 +325,7 @@ class SmallRecipe:
         x = self.settings["export"]
         put_codec(self.final_codec, self.model_dir(x["model"]))
         voice = self.add_voice(self.model_dir(x["model"]))
+        self.add_sampling(self.model_dir(x["model"]))
         manifest = package_model(
             self.model_dir(x["model"]),
             self.export_dir,
@@ -342,6 +350,20 @@ class SmallRecipe:
         if not isinstance(v, dict) or not isinstance(v.get("speaker"), str):
             raise RecipeError("export.voice must be null or {speaker: ID, seconds: S}")
         return add_voice(model_dir, self.corpus, v["speaker"], float(v.get("seconds", 6.0)))
+
+    def add_sampling(self, model_dir: Path) -> None:
+        """Write the model's sampling defaults (``export.sampling``: knobs of
+        ``s2tts.inference.model_sampling``) into ``model_dir``; without them, remove a stale file."""
+        knobs = self.settings["export"].get("sampling")
+        if not knobs:
+            (model_dir / SAMPLING_FILE).unlink(missing_ok=True)
+            return
+        if not isinstance(knobs, dict):
+            raise RecipeError("export.sampling must be null or a mapping such as {temperature: 0.5}")
+        try:
+            write_model_sampling(model_dir, **knobs)
+        except SamplingError as exc:
+            raise RecipeError(f"export.sampling: {exc}") from exc
 
 
 # ---------------------------------------------------------------------- helpers
@@ -505,6 +527,7 @@ def export_milestone(recipe: SmallRecipe, stage: str, to: Path) -> dict[str, Any
         raise RecipeError(f"no codec yet in {codec}: the codec stage must finish before a milestone")
     put_codec(codec, staging)
     voice = recipe.add_voice(staging)
+    recipe.add_sampling(staging)
     provenance = {
         "model": stage,
         "checkpoint": latest.name,

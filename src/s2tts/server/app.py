@@ -100,6 +100,7 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
         app.include_router(module.build_router(ctx))
 
     random_weights = bool(getattr(engine, "random_weights", False))
+    defaults = engine.default_sampling
 
     @app.get("/v1/health", tags=["meta"], summary="Liveness")
     async def health() -> dict[str, Any]:
@@ -107,6 +108,8 @@ def create_app(engine: Engine, settings: ServerSettings | None = None) -> FastAP
             "status": "ok",
             "sample_rate": engine.sample_rate,
             "random_weights": random_weights,
+            # the knobs a request leaves out take (the web page's sliders start here)
+            "sampling": {k: getattr(defaults, k) for k in ("temperature", "top_p", "top_k")},
         }
         if random_weights:
             body["warning"] = RANDOM_NOTICE

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from s2tts.inference.params import SamplingParams
 from s2tts.inference.types import AudioChunk, SynthesisRequest
 
 
@@ -22,6 +23,7 @@ class Engine(Protocol):
     frame_length: int  # samples per codec frame
     num_codebooks: int
     random_weights: bool  # a random checkpoint (random_init.json): its audio is noise
+    default_sampling: SamplingParams  # what fields a request leaves out take (the model's sampling.json)
 
     def stream(self, request: SynthesisRequest) -> AsyncIterator[AudioChunk]: ...
 

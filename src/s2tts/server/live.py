@@ -209,6 +209,7 @@ class LiveSession:
                     segment,
                     references,
                     request,
+                    defaults=self.ctx.engine.default_sampling,
                     chunk_length=request.chunk_length,
                     first_chunk_frames=latency_frames(self.ctx, request.latency),
                     timeout_s=self.ctx.settings.request_timeout_s,

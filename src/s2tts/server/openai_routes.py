@@ -56,7 +56,13 @@ def build_router(ctx: ServerContext) -> APIRouter:
         if body.ref_audio:
             inline.append(ReferenceAudio(audio=body.ref_audio, text=body.ref_text or ""))
         references = await resolve_references(ctx, inline, [] if inline else voice_ids)
-        synth = build_request(text, references, body, timeout_s=ctx.settings.request_timeout_s)
+        synth = build_request(
+            text,
+            references,
+            body,
+            defaults=ctx.engine.default_sampling,
+            timeout_s=ctx.settings.request_timeout_s,
+        )
         fmt = body.response_format
         rate = body.sample_rate if body.sample_rate else (OPENAI_PCM_RATE if fmt == "pcm" else None)
         streaming = body.stream if body.stream is not None else fmt in _LENGTH_FREE

@@ -87,16 +87,26 @@ class Prosody(BaseModel):
     volume: float = Field(0.0, ge=-20.0, le=20.0)
 
 
+# Sampling knobs a request leaves out take the model's own defaults (its sampling.json).
+MODEL_DEFAULT = "Omitted or null: the model's default (GET /v1/health, 'sampling'); without one, "
+
+
 class SamplingFields(BaseModel):
-    """What both speech endpoints share: sampling knobs (fish's defaults), seed and language."""
+    """What both speech endpoints share: sampling knobs (the model's defaults when left out, else
+    fish's), seed and language."""
 
     model_config = ConfigDict(extra="ignore")
 
-    temperature: float = Field(
-        DEFAULT_SAMPLING.temperature, ge=0.0, le=MAX_TEMPERATURE, description="0 means greedy."
+    temperature: float | None = Field(
+        None,
+        ge=0.0,
+        le=MAX_TEMPERATURE,
+        description=f"0 means greedy. {MODEL_DEFAULT}{DEFAULT_SAMPLING.temperature}.",
     )
-    top_p: float = Field(DEFAULT_SAMPLING.top_p, ge=0.0, le=1.0, description="0 means greedy.")
-    top_k: int = Field(DEFAULT_SAMPLING.top_k, ge=1, le=4096)
+    top_p: float | None = Field(
+        None, ge=0.0, le=1.0, description=f"0 means greedy. {MODEL_DEFAULT}{DEFAULT_SAMPLING.top_p}."
+    )
+    top_k: int | None = Field(None, ge=1, le=4096, description=f"{MODEL_DEFAULT}{DEFAULT_SAMPLING.top_k}.")
     repetition_penalty: float = Field(
         1.1, ge=0.9, le=2.0, description="Accepted for compatibility; S2 uses repetition-aware sampling."
     )

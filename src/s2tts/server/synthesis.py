@@ -47,10 +47,16 @@ log = logging.getLogger(__name__)
 # -- request building ----------------------------------------------------------------------------
 
 
-def sampling_params(fields: SamplingFields) -> SamplingParams:
-    """API sampling fields -> SamplingParams (the validation the CLI uses too; 0 means greedy)."""
+def sampling_params(fields: SamplingFields, defaults: SamplingParams | None = None) -> SamplingParams:
+    """API sampling fields -> SamplingParams (the validation the CLI uses too; 0 means greedy);
+    fields left out take ``defaults`` (the engine's ``default_sampling``)."""
     return SamplingParams.from_user(
-        fields.temperature, fields.top_p, fields.top_k, fields.max_new_tokens, fields.min_new_tokens
+        fields.temperature,
+        fields.top_p,
+        fields.top_k,
+        fields.max_new_tokens,
+        fields.min_new_tokens,
+        defaults=defaults,
     )
 
 
@@ -320,6 +326,7 @@ def build_request(
     references: list[VoiceReference],
     fields: SamplingFields,
     *,
+    defaults: SamplingParams | None = None,
     chunk_length: int = DEFAULT_CHUNK_LENGTH,
     first_chunk_frames: int | None = None,
     timeout_s: float | None = None,
@@ -327,7 +334,7 @@ def build_request(
     return SynthesisRequest(
         text=text,
         references=references,
-        sampling=sampling_params(fields),
+        sampling=sampling_params(fields, defaults),
         seed=fields.seed,
         chunk_length=chunk_length,
         timeout_s=timeout_s,

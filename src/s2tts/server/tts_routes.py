@@ -46,6 +46,7 @@ def build_router(ctx: ServerContext) -> APIRouter:
             text,
             references,
             body,
+            defaults=ctx.engine.default_sampling,
             chunk_length=body.chunk_length,
             first_chunk_frames=latency_frames(ctx, body.latency),
             timeout_s=ctx.settings.request_timeout_s,
