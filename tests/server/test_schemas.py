@@ -15,13 +15,8 @@ from s2tts.server.synthesis import sampling_params
 
 def test_fish_defaults() -> None:
     r = ServeTTSRequest(text="hi")
-    assert (r.format, r.chunk_length, r.top_p, r.temperature, r.max_new_tokens) == (
-        "wav",
-        200,
-        0.8,
-        0.8,
-        1024,
-    )
+    assert (r.format, r.chunk_length, r.max_new_tokens) == ("wav", 200, 1024)
+    assert (r.top_p, r.temperature, r.top_k) == (None, None, None)  # the model's (tests/test_defaults.py)
     assert r.repetition_penalty == 1.1 and r.seed is None and r.streaming is None and r.normalize
     assert r.references == [] and r.reference_id is None and r.latency == "normal"
 
