@@ -98,6 +98,12 @@ def test_rl_prompts_come_from_training_rows(recipe_corpus: Path, tmp_path: Path)
         ref = by_path[item["reference_audio"]]
         assert ref.split == "train" and ref.speaker_id == speaker_of_text[item["text"]]
         assert item["reference_text"] == ref.plain_text and ref.text != item["text"]
+    language_of = {u.text: u.language for u in rows if u.split == "train"}
+    write_rl_prompts(recipe_corpus, path, 12, reference_share=0.0, seed=0, languages=["en"])
+    english = [json.loads(line) for line in path.read_text().splitlines()]
+    assert english and {language_of[i["text"]] for i in english} == {"en"}
+    with pytest.raises(RecipeError, match="no training-split utterances in xx"):
+        write_rl_prompts(recipe_corpus, path, 12, reference_share=0.0, seed=0, languages=["xx"])
 
 
 def test_fp16_export_loads_and_matches(tmp_path: Path) -> None:

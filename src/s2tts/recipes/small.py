@@ -280,7 +280,12 @@ class SmallRecipe:
         r = self.settings["rl"]
         prompts = out / "rl" / "prompts.jsonl"
         count = write_rl_prompts(
-            self.corpus, prompts, int(r["prompts"]), float(r.get("references", 0.0)), int(r.get("seed", 0))
+            self.corpus,
+            prompts,
+            int(r["prompts"]),
+            float(r.get("references", 0.0)),
+            int(r.get("seed", 0)),
+            r.get("languages"),
         )
         self.add_voice(self.model_dir("sft"))  # prompts without a reference: the voice that ships
         self._tool(
@@ -425,12 +430,23 @@ def link_training_audio(corpus: Path, folder: Path, seconds: float, seed: int) -
     return total
 
 
-def write_rl_prompts(corpus: Path, path: Path, count: int, reference_share: float, seed: int) -> int:
+def write_rl_prompts(
+    corpus: Path,
+    path: Path,
+    count: int,
+    reference_share: float,
+    seed: int,
+    languages: Sequence[str] | None = None,
+) -> int:
     """RL prompts from training-split texts (tags and dialogues as written); a ``reference_share`` of
-    the single-speaker ones get another training clip of their speaker as the cloning reference."""
+    the single-speaker ones get another training clip of their speaker as the cloning reference.
+    ``languages``: only texts of these (the reward's ASR must read them; None: all)."""
     rows = training_rows(corpus)
+    if languages is not None:
+        rows = [u for u in rows if u.language in set(languages)]
     if not rows:
-        raise RecipeError(f"{corpus} has no training-split utterances")
+        which = f" in {', '.join(languages)}" if languages is not None else ""
+        raise RecipeError(f"{corpus} has no training-split utterances{which}")
     rng = np.random.default_rng(seed)
     by_speaker: dict[str, list[Any]] = {}
     for u in rows:
