@@ -17,12 +17,12 @@ training runs, random checkpoints) behave as before: no reference, the model's o
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from s2tts.atomic import atomic_write_text
 from s2tts.errors import WeightsError
 from s2tts.inference.versioned_json import read_versioned_json
 from s2tts.text.prompt import Reference
@@ -56,10 +56,7 @@ def write_default_voice(
         "codes": codes.to(torch.long).tolist(),
         "source": source or {},
     }
-    tmp = path.with_name(f".{VOICE_FILE}.tmp")
-    tmp.write_text(json.dumps(body) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(body) + "\n")
 
 
 def read_default_voice(directory: str | Path, num_codebooks: int, codebook_size: int) -> Reference | None:

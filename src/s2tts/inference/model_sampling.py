@@ -15,11 +15,11 @@ what the caller gives. Checkpoints without the file use ``DEFAULT_SAMPLING``.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
+from s2tts.atomic import atomic_write_text
 from s2tts.errors import SamplingError, WeightsError
 from s2tts.inference.params import DEFAULT_SAMPLING, SamplingParams
 from s2tts.inference.versioned_json import read_versioned_json
@@ -42,10 +42,7 @@ def write_model_sampling(directory: str | Path, **knobs: Any) -> Path:
     body = {"format": SAMPLING_FORMAT, "version": SAMPLING_VERSION}
     body |= {k: v for k, v in asdict(params).items() if k in MODEL_KNOBS}
     path = Path(directory) / SAMPLING_FILE
-    tmp = path.with_name(f".{SAMPLING_FILE}.tmp")
-    tmp.write_text(json.dumps(body, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(body, indent=1) + "\n")
 
 
 def read_model_sampling(directory: str | Path) -> SamplingParams:

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from s2tts.atomic import atomic_write_text
 from s2tts.checkpoint import RANDOM_MARKER
 from s2tts.errors import PackagedModelError
 from s2tts.inference.versioned_json import read_versioned_json
@@ -96,9 +97,7 @@ def write_manifest(
         "eval": eval_summary,
         "provenance": provenance or {},
     }
-    tmp = directory / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, directory / MANIFEST)
+    atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 

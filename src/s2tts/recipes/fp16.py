@@ -13,8 +13,6 @@ process to process), and every milestone would then commit the same codec again 
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,13 +20,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from s2tts.atomic import atomic_copy, atomic_write
 from s2tts.errors import RecipeError
-
-
-def _copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
 
 
 def _half(src: Path, dst: Path) -> None:
@@ -41,11 +34,9 @@ def _half(src: Path, dst: Path) -> None:
                 t, cast = t.to(torch.float16), True
             tensors[key] = t
     if not cast:  # already fp16: the same bytes
-        _copy(src, dst)
+        atomic_copy(src, dst)
         return
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, dst)
+    atomic_write(dst, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def export_fp16(src: str | Path, dst: str | Path, include: Callable[[str], bool] | None = None) -> int:
@@ -59,7 +50,7 @@ def export_fp16(src: str | Path, dst: str | Path, include: Callable[[str], bool]
         if path.suffix == ".safetensors":
             _half(path, target)
         else:
-            _copy(path, target)
+            atomic_copy(path, target)
         target.chmod(0o644)
         total += target.stat().st_size
     return total

@@ -30,7 +30,6 @@ other stages beforehand, by hand; the pipeline stage then resumes at tokenize).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from s2tts.atomic import atomic_copy
 from s2tts.errors import RecipeError, SamplingError
 from s2tts.inference.model_sampling import SAMPLING_FILE, write_model_sampling
 from s2tts.inference.packaged import file_sha256, verify_packaged
@@ -475,9 +475,7 @@ def put_codec(codec_dir: Path, model_dir: Path) -> None:
         if not src.is_file():
             continue
         if not dst.is_file() or file_sha256(dst) != file_sha256(src):
-            tmp = dst.with_name(f".{name}.tmp")
-            tmp.write_bytes(src.read_bytes())
-            os.replace(tmp, dst)
+            atomic_copy(src, dst)
 
 
 def _marker_summary(out: Path) -> dict[str, Any]:

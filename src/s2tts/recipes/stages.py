@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from s2tts.atomic import atomic_write_text
 from s2tts.errors import RecipeError
 
 MARKER_DIR = "stages"
@@ -76,10 +76,7 @@ def write_marker(out_dir: Path, name: str, record: dict[str, Any]) -> Path:
     """Write the marker atomically: a reader sees the old file or the whole new one."""
     path = marker_path(out_dir, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def is_done(out_dir: Path, name: str, digest: str) -> bool:

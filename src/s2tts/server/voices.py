@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from s2tts.atomic import atomic_write_bytes, fsync_dir
 from s2tts.errors import S2TTSError, VoiceNotFoundError
 
 VOICE_ID_PATTERN = re.compile(r"^[a-zA-Z0-9\-_ ]+$")
@@ -155,7 +156,7 @@ class VoiceStore:
             _write_synced(staging / _TEXT, text.encode("utf-8"))
             meta = {"id": voice_id, "created_at": created, "audio_bytes": len(audio)}
             _write_synced(staging / _META, json.dumps(meta).encode())
-            _fsync_dir(staging)
+            fsync_dir(staging)
             with self._lock:
                 if target.exists():
                     if not overwrite:
@@ -165,7 +166,7 @@ class VoiceStore:
                     os.rename(staging, target)
                 except OSError as exc:  # another process won the race
                     raise VoiceExistsError(f"voice {voice_id!r} already exists") from exc
-            _fsync_dir(self._root_real)
+            fsync_dir(self._root_real)
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
@@ -193,8 +194,8 @@ class VoiceStore:
             meta_path = dst / _META
             meta = json.loads(meta_path.read_text("utf-8"))
             meta["id"] = new_id
-            _atomic_write(meta_path, json.dumps(meta).encode())
-            _fsync_dir(self._root_real)
+            atomic_write_bytes(meta_path, json.dumps(meta).encode(), durable=True)
+            fsync_dir(self._root_real)
 
     # -- cached codes ----------------------------------------------------------------------------
 
@@ -217,7 +218,7 @@ class VoiceStore:
         buf = _npy_bytes(np.asarray(codes, dtype=np.int64))
         with self._lock:
             if path.is_dir():
-                _atomic_write(path / _CODES, buf)
+                atomic_write_bytes(path / _CODES, buf, durable=True)
 
     # -- housekeeping ----------------------------------------------------------------------------
 
@@ -244,26 +245,3 @@ def _write_synced(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    try:
-        _write_synced(tmp, data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from s2tts.atomic import atomic_write_text, fsync_dir
 from s2tts.errors import CheckpointError
 
 __all__ = [
@@ -56,7 +57,6 @@ __all__ = [
     "NumpyGeneratorState",
     "OptimizerState",
     "Stateful",
-    "atomic_write_text",
     "capture_rng_state",
     "restore_rng_state",
 ]
@@ -175,30 +175,6 @@ def restore_rng_state(state: Mapping[str, Any]) -> None:
             torch.cuda.set_rng_state_all(cuda)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file + fsync + rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
 class Checkpointer:
     """Saves and finds checkpoints under ``root``; keeps the newest ``keep_last`` step directories.
 
@@ -270,7 +246,7 @@ class Checkpointer:
                 os.fsync(fh.fileno())
             meta = {"step": int(step), "time": time.time(), "objects": sorted(objects)}
             (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             if final.exists():  # re-saving a step (e.g. at SIGTERM right after a periodic save)
                 old = self.root / f".old-{final.name}-{os.getpid()}"
                 os.replace(final, old)
@@ -278,8 +254,8 @@ class Checkpointer:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(tmp, final)
-            _fsync_dir(self.root)
-            atomic_write_text(self.root / LATEST_FILE, final.name + "\n")
+            fsync_dir(self.root)
+            atomic_write_text(self.root / LATEST_FILE, final.name + "\n", durable=True)
             self._prune()
         if self._barrier is not None:
             self._barrier()
