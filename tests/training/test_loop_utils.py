@@ -14,7 +14,14 @@ from s2tts.errors import NonFiniteLossError, TrainConfigError
 from s2tts.training.distributed import DistInfo, all_reduce_mean, any_rank, finish, init_distributed
 from s2tts.training.guards import check_finite
 from s2tts.training.interrupt import StopOnSignal
-from s2tts.training.metrics_log import MetricsLogger, cpu_hours, plot_metrics, read_metrics
+from s2tts.training.metrics_log import (
+    MetricsLogger,
+    cpu_hours,
+    metrics_figure,
+    plot_metrics,
+    read_metrics,
+    running_mean,
+)
 from s2tts.training.precision import Precision, cpu_has_native_bf16, resolve_auto
 
 
@@ -33,6 +40,28 @@ def test_metrics_jsonl_tensorboard_and_plot(tmp_path: Path) -> None:
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
     png = plot_metrics(tmp_path / "metrics.jsonl", tmp_path / "loss.png", ["loss"])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_running_mean_is_trailing_and_short_at_the_start() -> None:
+    assert running_mean([0.0, 2.0, 4.0, 6.0, 8.0], 2) == [0.0, 1.0, 3.0, 5.0, 7.0]
+    assert running_mean([3.0, 0.0, 0.0, 3.0], 3) == [3.0, 1.5, 1.0, 1.0]
+    assert running_mean([1.0, 5.0], 1) == [1.0, 5.0]
+
+
+def test_panels_give_each_key_its_own_axes_and_a_smoothed_line() -> None:
+    import matplotlib.pyplot as plt
+
+    rows = [{"step": s, "reward_mean": float(s % 2), "kl_slow": 1e-5 * s} for s in range(1, 7)]
+    fig = metrics_figure(rows, ["reward_mean", "kl_slow"], panels=True, smooth=2)
+    reward_ax, kl_ax = fig.axes
+    raw, smoothed = reward_ax.get_lines()
+    assert list(raw.get_ydata()) == [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    assert list(smoothed.get_ydata()) == [1.0, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert [t.get_text() for t in kl_ax.get_legend().get_texts()] == ["kl_slow", "kl_slow (mean of 2)"]
+    plt.close(fig)
+    fig = metrics_figure(rows, ["reward_mean", "kl_slow"])  # one axes for both
+    assert len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 2
+    plt.close(fig)
 
 
 def test_cpu_hours_add_up_over_resumed_attempts(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ API::
     log.close()
     read_metrics("runs/x/metrics.jsonl")                # list of dicts (resume appends to the file)
     plot_metrics("runs/x/metrics.jsonl", "loss.png", ["loss", "val_loss"])
+    plot_metrics("runs/x/metrics.jsonl", "rl.png", ["reward_mean", "kl_slow"], panels=True, smooth=10)
 
 Each JSONL line is ``{"step": int, "time": unix_seconds, "cpu_s": seconds, **metrics}``; a resumed
 run appends, so a curve spans interruptions (rows with a step at or beyond the resume point from the
@@ -30,7 +31,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-__all__ = ["MetricsLogger", "cpu_hours", "plot_metrics", "progress_bar", "read_metrics"]
+__all__ = [
+    "MetricsLogger",
+    "cpu_hours",
+    "metrics_figure",
+    "plot_metrics",
+    "progress_bar",
+    "read_metrics",
+    "running_mean",
+]
 
 _META = ("step", "time", "cpu_s")  # row keys that are not metrics
 
@@ -136,30 +145,76 @@ def cpu_hours(path: str | Path) -> float | None:
     return (total + (last or 0.0)) / 3600
 
 
-def plot_metrics(
-    path: str | Path, out: str | Path, keys: Sequence[str], title: str | None = None, log_y: bool = False
-) -> Path:
-    """Plot ``keys`` against step from a metrics JSONL file into a PNG (matplotlib, Agg)."""
+def running_mean(values: Sequence[float], window: int) -> list[float]:
+    """Trailing mean over the last ``window`` values (fewer at the start); ``window <= 1``: the values."""
+    if window <= 1:
+        return [float(v) for v in values]
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def metrics_figure(
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    title: str | None = None,
+    log_y: bool = False,
+    panels: bool = False,
+    smooth: int = 0,
+) -> Any:
+    """A matplotlib figure of ``keys`` against step: one axes for all keys, or one panel per key
+    (``panels``: keys of different scales, such as a reward and a KL). ``smooth > 1`` draws each
+    series faintly with its trailing mean over ``smooth`` rows on top (noisy per-step figures)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = read_metrics(path)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for key in keys:
+    n = len(keys) if panels else 1
+    fig, axes = plt.subplots(
+        n, 1, figsize=(7, 2.2 + 1.8 * n) if panels else (7, 4), sharex=True, squeeze=False
+    )
+    for i, key in enumerate(keys):
+        ax = axes[i if panels else 0][0]
         pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
         if pts:
             xs, ys = zip(*pts, strict=True)
-            ax.plot(xs, ys, marker="o" if len(pts) < 30 else None, label=key)
-    ax.set_xlabel("step")
-    if log_y:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
+            marker = "o" if len(pts) < 30 else None
+            if smooth > 1:
+                (line,) = ax.plot(xs, ys, alpha=0.3, label=key)
+                ax.plot(
+                    xs, running_mean(ys, smooth), color=line.get_color(), label=f"{key} (mean of {smooth})"
+                )
+            else:
+                ax.plot(xs, ys, marker=marker, label=key)
+        if log_y:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[-1][0].set_xlabel("step")
     if title:
-        ax.set_title(title)
+        axes[0][0].set_title(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_metrics(
+    path: str | Path,
+    out: str | Path,
+    keys: Sequence[str],
+    title: str | None = None,
+    log_y: bool = False,
+    panels: bool = False,
+    smooth: int = 0,
+) -> Path:
+    """Plot ``keys`` against step from a metrics JSONL file into a PNG (see :func:`metrics_figure`)."""
+    import matplotlib.pyplot as plt
+
+    fig = metrics_figure(read_metrics(path), keys, title=title, log_y=log_y, panels=panels, smooth=smooth)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

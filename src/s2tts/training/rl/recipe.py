@@ -228,7 +228,14 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
         "export": None,
     }
     if dist.is_main and (cfg.out_dir / "metrics.jsonl").is_file():
-        plot_metrics(cfg.out_dir / "metrics.jsonl", cfg.out_dir / "rl_curves.png", ["reward_mean", "kl_slow"])
+        plot_metrics(
+            cfg.out_dir / "metrics.jsonl",
+            cfg.out_dir / "rl_curves.png",
+            ["reward_mean", "intelligibility.error_rate_mean", "kl_slow"],
+            title="GRPO",
+            panels=True,
+            smooth=10,
+        )
     if cfg.export_on_finish and dist.is_main and stopped is None:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         out = export_published(
