@@ -124,3 +124,49 @@ def test_cli_eval_on_a_checkpoint(checkpoint: Path, cases: list[TestCase], tmp_p
     summary = json.loads((out / "summary.json").read_text())
     assert summary["meta"]["system"]["sampling"]["max_new_tokens"] == 8
     assert summary["n"] == 2 and summary["rtf"] > 0
+
+
+def test_a_case_the_model_cannot_take_is_scored_as_refused(tmp_path: Path, speech: dict[str, Path]) -> None:
+    """A dialogue whose two references overflow the model's context is turned down by the engine:
+    the run goes on, the case has no audio, counts as refused and scores as a failure."""
+    ckpt = init_checkpoint(tmp_path / "short", "tiny", seed=0, codec_preset="tiny")
+    config = json.loads((ckpt / "config.json").read_text())
+    config["text_config"]["max_seq_len"] = 320  # a sentence fits, a dialogue with two references not
+    (ckpt / "config.json").write_text(json.dumps(config))
+    refs = (PromptVoice(speech["kal_d"], SENTENCES["d"]), PromptVoice(speech["slt_c"], SENTENCES["c"]))
+    cases = [
+        TestCase("plain", SENTENCES["a"], seed=1),
+        TestCase(
+            "dlg", f"<|speaker:0|>{SENTENCES['a']}<|speaker:1|>{SENTENCES['b']}", refs, category="dialogue"
+        ),
+    ]
+    from s2tts.server.app import create_app
+    from s2tts.server.run import serve_in_thread
+    from s2tts.server.settings import ServerSettings
+
+    system = EngineSystem(ckpt, SAMPLING, batch_size=1)
+    try:
+        made = list(system.generate(cases))
+        scorers = Scorers(ScorerConfig(asr="tiny.en", asr_beam_size=1, quality=False))
+        summary = run_eval(system, cases, tmp_path / "out", scorers, progress=False)
+        with serve_in_thread(create_app(system.engine, ServerSettings(data_dir=tmp_path / "data"))) as url:
+            server = ServerSystem(url, SAMPLING, batch_size=1)
+            try:
+                remote = list(server.generate(cases))
+            finally:
+                server.close()
+    finally:
+        system.close()
+    assert remote[0].refused is None and len(remote[0].audio) > 0
+    assert remote[1].refused is not None and remote[1].refused.startswith("4") and len(remote[1].audio) == 0
+    assert made[0].refused is None and len(made[0].audio) > 0
+    assert made[1].refused is not None and "longer than" in made[1].refused and len(made[1].audio) == 0
+    assert summary["refused"] == 1 and summary["refused_by_category"] == {"dialogue": 1}
+    assert summary["dialogue"]["refused"] == 1
+    records = {
+        r["id"]: r for r in map(json.loads, (tmp_path / "out" / "utterances.jsonl").read_text().splitlines())
+    }
+    assert records["dlg"]["refused"] == made[1].refused and records["dlg"]["audio"] is None
+    assert records["dlg"]["wer"] == 1.0  # nothing said: every word missed
+    assert records["plain"]["refused"] is None
+    assert "Refused cases" in (tmp_path / "out" / "report.md").read_text()

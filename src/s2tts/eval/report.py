@@ -129,6 +129,19 @@ def _blocks(
                 ),
             ),
         ]
+    refused = [r for r in records if r.get("refused")]
+    if refused:
+        b += [
+            ("h2", "Refused cases"),
+            ("p", "Cases the system turned down: no audio, scored as failures (WER 1)."),
+            (
+                "table",
+                (
+                    ["id", "category", "reason"],
+                    [[r["id"], r.get("category", ""), r["refused"]] for r in refused],
+                ),
+            ),
+        ]
     worst = sorted((r for r in records if r.get("error_rate") is not None), key=lambda r: -r["error_rate"])[
         :WORST
     ]

@@ -9,6 +9,11 @@
     out/report.md / .html     summary, breakdowns, worst cases with audio links, plots
     out/plots/*.png
 
+A case the system turns down (``Generated.refused``: a prompt over its model's limit, say) gets
+no audio and its reason in ``refused``; it is scored like any silent clip (WER 1, no turns), counted
+in the summary's ``refused`` and listed in the report, so it lowers the figures instead of stopping
+the run or vanishing from them.
+
 Generation runs first (the system batches as it can), then scoring in batches of
 ``ScorerConfig.asr_batch_size``; both show progress bars. A stopped run resumes: the same command
 again generates only the cases its journal (``out/generated.jsonl``, s2tts.eval.journal) lacks.
@@ -78,6 +83,7 @@ def run_eval(
                 "sample_rate": gen.sample_rate,
                 **{k: gen.metrics.get(k) for k in ("ttfa_s", "rtf", "wall_s")},
                 "request": gen.request,
+                "refused": gen.refused,
             }
             append(journal, case, base[case.id])
             bar.update(1)

@@ -7,7 +7,8 @@ a ``<key>_ci`` bootstrap 95 % interval; ``tag_activation`` {tag: share activated
 ``tag_cases`` {tag: count}; ``speaker_id_accuracy`` (share of single-voice cloning cases closer
 to their own voice than to any other voice of the test set; ``speaker_id_cases``, ``speaker_id_candidates``); ``dialogue`` (turn similarity to own / other speakers, turn
 accuracy), ``long_form`` (WER per minute averaged by minute, collapse rate, similarity drift);
-``by_category`` and ``by_language`` repeat the main means for each group.
+``by_category`` and ``by_language`` repeat the main means for each group; ``refused`` counts the
+cases the system turned down (``refused_by_category``; in ``dialogue`` those of that category).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def _means(records: list[dict[str, Any]], keys: tuple[str, ...], with_ci: bool) 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     summary = _means(records, MEAN_KEYS, with_ci=True)
+    refused = [r for r in records if r.get("refused")]
+    summary["refused"] = len(refused)
+    summary["refused_by_category"] = {
+        c: sum(r.get("category") == c for r in refused) for c in sorted({r.get("category") for r in refused})
+    }
     ttfa = finite([r.get("ttfa_s") for r in records])
     summary["ttfa_p90_s"] = float(np.percentile(ttfa, 90)) if ttfa.size else None
     hits: dict[str, list[bool]] = defaultdict(list)
@@ -69,6 +75,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             "sim_own": mean([d["sim_own"] for d in dialogues]),
             "sim_other": mean([d["sim_other"] for d in dialogues]),
             "turn_accuracy": mean([d["turn_accuracy"] for d in dialogues]),
+            "refused": sum(bool(r.get("refused")) for r in records if r.get("category") == "dialogue"),
         }
         if dialogues
         else None

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from s2tts.audio import downmix, read_audio
-from s2tts.errors import EvalError
+from s2tts.errors import AudioError, EvalError, PromptError
 from s2tts.eval.testset import TestCase
 from s2tts.inference.params import SamplingParams
 
@@ -45,12 +45,21 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 @dataclass
 class Generated:
     """What a system made for one case: audio (n,) float32 mono at sample_rate, speed figures
-    (``ttfa_s``, ``rtf``, ``wall_s``; None where unknown) and the request as sent."""
+    (``ttfa_s``, ``rtf``, ``wall_s``; None where unknown) and the request as sent. ``refused``: why
+    the system turned the case down (its prompt over the model's limit, a reference it cannot
+    take); the audio is then empty and the case is scored as a failure, not skipped."""
 
     audio: np.ndarray
     sample_rate: int
     metrics: dict[str, Any] = field(default_factory=dict)
     request: dict[str, Any] = field(default_factory=dict)
+    refused: str | None = None
+
+
+#: what a checkpoint raises for a request it cannot serve (never a fault of the harness)
+REFUSALS = (PromptError, AudioError)
+#: what a server answers for the same
+REFUSED_STATUS = (400, 413, 422)
 
 
 class System(Protocol):
@@ -246,19 +255,22 @@ class EngineSystem:
             seed=seed,
             language=case.language,  # read by a phoneme front end, ignored by text models
         )
-        chunks, metrics = [], {}
-        start = time.perf_counter()
-        for chunk in self.engine.iter_stream(request):
-            chunks.append(chunk.pcm)
-            if chunk.is_last and chunk.metrics:
-                metrics = dict(chunk.metrics)
-        wall = time.perf_counter() - start
-        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         recorded = {
             "seed": seed,
             **asdict(self.sampling),
             "references": [str(r.audio) for r in case.references],
         }
+        chunks, metrics = [], {}
+        start = time.perf_counter()
+        try:
+            for chunk in self.engine.iter_stream(request):
+                chunks.append(chunk.pcm)
+                if chunk.is_last and chunk.metrics:
+                    metrics = dict(chunk.metrics)
+        except REFUSALS as exc:
+            return Generated(np.zeros(0, np.float32), self.engine.sample_rate, {}, recorded, refused=str(exc))
+        wall = time.perf_counter() - start
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         return Generated(
             audio,
             self.engine.sample_rate,
@@ -323,11 +335,20 @@ class ServerSystem:
             "seed": seed,
             **self.sampling.given(),  # the rest: the server's model's defaults
         }
+        recorded = {
+            "seed": seed,
+            **self.sampling.given(),
+            "references": [str(r.audio) for r in case.references],
+        }
         buffer = io.BytesIO()
         ttfa = None
         start = time.perf_counter()
         try:
             with self.client.stream("POST", "/v1/tts", json=body) as response:
+                if response.status_code in REFUSED_STATUS:
+                    response.read()
+                    reason = f"{response.status_code}: {response.text[:200]}"
+                    return Generated(np.zeros(0, np.float32), 44100, {}, recorded, refused=reason)
                 if response.status_code != 200:
                     response.read()
                     raise EvalError(
@@ -344,11 +365,6 @@ class ServerSystem:
         raw = buffer.getvalue()
         audio = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
         seconds = len(audio) / rate
-        recorded = {
-            "seed": seed,
-            **self.sampling.given(),
-            "references": [str(r.audio) for r in case.references],
-        }
         return Generated(
             audio,
             rate,

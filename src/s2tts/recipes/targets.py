@@ -7,7 +7,7 @@ does not have (no cases of that category, a scorer switched off) is "not measure
 |---|---|---|
 | intelligible | WER of the ``plain`` category (held-out English sentences, default voice) | <= 0.20 |
 | cloning | ``speaker_id_accuracy`` (closer to its own held-out speaker than to any other) | >= 0.80 |
-| dialogue | ``dialogue.turn_accuracy`` (turns closer to their own speaker's reference) | == 1.0 |
+| dialogue | ``dialogue.turn_accuracy`` (turns closer to their own speaker's reference), no dialogue refused | == 1.0 |
 | instructions | the lowest ``tag_activation`` over the trained tags | >= 0.80 |
 | long form | ``long_form``: no collapse, and WER of the last minute <= 1.5x the first (+0.02) | both |
 | speed | ``rtf`` of the evaluation's requests | < 1.0 |
@@ -64,13 +64,14 @@ def check_targets(summary: dict[str, Any], model_dir: str | Path | None = None) 
         )
     )
     turns = _get(summary, "dialogue", "turn_accuracy")
+    refused = _get(summary, "dialogue", "refused") or 0  # a dialogue the model turned down has no turns
     out.append(
         _result(
             "dialogue",
-            "turns closest to own speaker",
+            "turns closest to own speaker" + (f" ({refused} dialogues refused)" if refused else ""),
             turns,
             "= 1.00",
-            None if turns is None else turns >= 1.0,
+            None if turns is None else bool(turns >= 1.0 and not refused),
         )
     )
     tags = summary.get("tag_activation") or {}
