@@ -43,7 +43,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -450,15 +450,8 @@ class TTSEngine:
         self.stats.incr("prefill_tokens_total", new.shape[1])
         if s.trace is not None:
             s.trace_prompt = prompt
-        params = s.params
         s.batch_frames = []
         limit = s.plan.frame_limit()
-        if self.checkpoint.random_weights and params.min_new_tokens == 0:
-            # A random model stops at random; give its noise the length speech of this text would
-            # have (about 1.3 frames per UTF-8 byte) so demos and the page always make audio.
-            n = max(4, round(1.3 * len(s.plan.batches[s.plan.batch_index].encode())))
-            self.decoder.set_params(s.row, replace(params, min_new_tokens=n + 1, max_new_tokens=n + 1))
-            limit = min(limit, n)
         if self.decoder.start(s.row, limit) <= 0:
             raise PromptTooLongError(f"no room left to generate after a prompt of {length} tokens")
 

@@ -175,7 +175,6 @@ class RolloutSampler:
         order they end). Raises TrainingDataError for a prompt the model cannot take."""
         if not jobs:
             return []
-        # random_weights=False: the policy's own distribution, never the demo length override;
         # the model's own text front end, so a phoneme model's rollouts read what inference reads
         ckpt = S2Checkpoint(
             self.model,
