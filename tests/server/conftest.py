@@ -6,10 +6,11 @@ fraction of one); ``engine`` hands that engine to a test with its records cleare
 afterwards that the test left nothing running in it. Tests that need other engine limits build
 their own with ``start_engine`` on the same weights.
 
-Random weights would stop at a random frame, and for a random checkpoint the engine stretches a
-request without ``min_new_tokens`` to the length of its text; so requests say how long they are:
-``frames(n)`` asks for exactly n frames of audio (``min_new_tokens = max_new_tokens = n + 1``: the
-step that ends a text batch makes no frame).
+Random weights stop at a random frame (at the first, about one time in ten), so requests to the
+tiny checkpoint say how long they are: ``frames(n)`` asks for exactly n frames of audio
+(``min_new_tokens = max_new_tokens = n + 1``: the step that ends a text batch makes no frame).
+Clients that cannot send a length (the fish.audio SDK) talk to ``packaged_engine``: the trained
+model that ships in the package, which ends when its text is spoken.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fastapi.testclient import TestClient
 
 from s2tts.checkpoint import S2Checkpoint, init_checkpoint, load_checkpoint
 from s2tts.inference.engine import EngineConfig
+from s2tts.inference.packaged import find_packaged, packaged_model_dir
 from s2tts.models.codec import Codec, load_codec
 from s2tts.server.app import create_app
 from s2tts.server.run import serve_in_thread
@@ -48,12 +50,34 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[S2Checkpoint, 
 
 @contextlib.contextmanager
 def start_engine(model: tuple[S2Checkpoint, Codec], **config: object) -> Iterator[RecordingEngine]:
-    """A RecordingEngine on the tiny weights with these EngineConfig fields; closed on exit."""
+    """A RecordingEngine on these weights with these EngineConfig fields; closed on exit."""
     engine = RecordingEngine(model[0], model[1], EngineConfig(**config))  # type: ignore[arg-type]
     try:
         yield engine
     finally:
         engine.close()
+
+
+@pytest.fixture(scope="session")
+def packaged_model() -> tuple[S2Checkpoint, Codec]:
+    """The packaged default model (the folder inside the package, as ``load_engine()`` finds it)."""
+    folder = find_packaged()
+    if folder is None:
+        pytest.fail(f"no packaged model in {packaged_model_dir()}")
+    return load_checkpoint(folder), load_codec(folder)
+
+
+@pytest.fixture(scope="session")
+def shared_packaged_engine(packaged_model: tuple[S2Checkpoint, Codec]) -> Iterator[RecordingEngine]:
+    with start_engine(packaged_model, max_sessions=2, max_queue=8, max_seq_len=1024) as engine:
+        yield engine
+
+
+@pytest.fixture
+def packaged_engine(shared_packaged_engine: RecordingEngine) -> Iterator[RecordingEngine]:
+    shared_packaged_engine.reset()
+    yield shared_packaged_engine
+    assert shared_packaged_engine.wait_idle(5.0), "the test left a request running in the engine"
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """The web page in headless Chromium over the real engine: upload a voice, pick it, speak, audio
 plays while streaming.
 
-The page sends no length fields: the engine gives a random checkpoint's request the length speech
-of its text would have (36 frames for the text below). A text over the server's cap shows its error.
+The page sends no length fields, so the tiny random checkpoint ends where its sampling lands: the
+test sends a seed, with which the text below makes at least 16 frames. A text over the server's cap
+shows its error.
 
 Chromium is driven over the DevTools protocol with the ``websockets`` client (no extra package).
 ``scripts/setup.sh`` installs it (Debian: ``apt-get install chromium``); without it the test fails.
