@@ -58,6 +58,13 @@ def start_engine(model: tuple[S2Checkpoint, Codec], **config: object) -> Iterato
         engine.close()
 
 
+def handed_over(engine: RecordingEngine) -> Iterator[RecordingEngine]:
+    """A shared engine for one test: its records cleared, and nothing left running afterwards."""
+    engine.reset()
+    yield engine
+    assert engine.wait_idle(5.0), "the test left a request running in the engine"
+
+
 @pytest.fixture(scope="session")
 def packaged_model() -> tuple[S2Checkpoint, Codec]:
     """The packaged default model (the folder inside the package, as ``load_engine()`` finds it)."""
@@ -75,9 +82,7 @@ def shared_packaged_engine(packaged_model: tuple[S2Checkpoint, Codec]) -> Iterat
 
 @pytest.fixture
 def packaged_engine(shared_packaged_engine: RecordingEngine) -> Iterator[RecordingEngine]:
-    shared_packaged_engine.reset()
-    yield shared_packaged_engine
-    assert shared_packaged_engine.wait_idle(5.0), "the test left a request running in the engine"
+    yield from handed_over(shared_packaged_engine)
 
 
 @pytest.fixture(scope="session")
@@ -88,9 +93,7 @@ def shared_engine(tiny_model: tuple[S2Checkpoint, Codec]) -> Iterator[RecordingE
 
 @pytest.fixture
 def engine(shared_engine: RecordingEngine) -> Iterator[RecordingEngine]:
-    shared_engine.reset()
-    yield shared_engine
-    assert shared_engine.wait_idle(5.0), "the test left a request running in the engine"
+    yield from handed_over(shared_engine)
 
 
 @pytest.fixture
