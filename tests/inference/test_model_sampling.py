@@ -1,11 +1,13 @@
 """A checkpoint's own sampling defaults (``sampling.json``): the file, and every surface that
 starts from it -- the engine for a request without sampling, ``from_user`` for a partial change,
-``s2tts speak`` with its flags left out. A tiny random checkpoint whose file makes it greedy:
-greedy output does not depend on the seed, sampled output does."""
+``s2tts speak`` with its flags left out. A checkpoint whose file makes it greedy (a tiny random one,
+and a copy of the packaged model where a request gives no length): greedy output does not depend on
+the seed, sampled output does."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from s2tts.errors import SamplingError, WeightsError
 from s2tts.inference.engine import EngineConfig
 from s2tts.inference.factory import load_engine
 from s2tts.inference.model_sampling import SAMPLING_FILE, read_model_sampling, write_model_sampling
+from s2tts.inference.packaged import MANIFEST, find_packaged
 from s2tts.inference.params import DEFAULT_SAMPLING, SamplingParams
 from s2tts.inference.types import SynthesisRequest
 
@@ -73,9 +76,23 @@ def test_from_user_changes_only_what_is_given() -> None:
     assert SamplingParams.from_user(temperature=0.0, defaults=model).greedy
 
 
-def test_the_engine_speaks_a_request_without_sampling_with_the_models(greedy_model: Path) -> None:
-    assert load_checkpoint(greedy_model).sampling.top_k == 1
-    engine = load_engine(greedy_model, config=EngineConfig(max_sessions=1, max_seq_len=288))
+@pytest.fixture(scope="module")
+def greedy_shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The packaged small model with a sampling.json that makes it greedy: a trained model says
+    something for a request with no length given (a random one may stop at once)."""
+    folder = find_packaged()
+    assert folder is not None, "the package ships a model"
+    directory = tmp_path_factory.mktemp("greedy-shipped")
+    for path in folder.iterdir():
+        if path.is_file() and path.name != MANIFEST:  # a copy, not the package's folder
+            shutil.copyfile(path, directory / path.name)
+    write_model_sampling(directory, temperature=0.5, top_k=1)
+    return directory
+
+
+def test_the_engine_speaks_a_request_without_sampling_with_the_models(greedy_shipped: Path) -> None:
+    assert load_checkpoint(greedy_shipped).sampling.top_k == 1
+    engine = load_engine(greedy_shipped, config=EngineConfig(max_sessions=1))
     try:
         assert engine.default_sampling == SamplingParams(temperature=0.5, top_k=1)
         bare = [engine.synthesize(SynthesisRequest("Hello there.", seed=s)) for s in (1, 2)]
