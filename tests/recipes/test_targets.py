@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+from safetensors.torch import save_file
+
 from s2tts.recipes.targets import check_targets, write_targets
 
 GOOD = {
@@ -23,10 +26,14 @@ def _by_name(results):
 
 
 def test_a_good_report_passes_every_target(tmp_path: Path) -> None:
-    (tmp_path / "model.safetensors").write_bytes(b"\0" * 2_000_000)
+    # fp32 weights are judged at the size they ship in (fp16); integer tensors keep their width
+    save_file(
+        {"w": torch.zeros(1_000_000), "steps": torch.zeros(1000, dtype=torch.int64)},
+        tmp_path / "model.safetensors",
+    )
     results = _by_name(check_targets(GOOD, tmp_path))
     assert all(r.passed for r in results.values()), results
-    assert results["size"].value == 2.0
+    assert results["size"].value == 2.008
 
 
 def test_each_target_fails_on_its_own_figure() -> None:
