@@ -102,6 +102,49 @@ def test_testset_from_corpus_has_every_category(corpus: Path, tmp_path: Path) ->
     assert [c.to_json() for c in load_testset(again)] == [c.to_json() for c in load_testset(path)]
 
 
+def test_references_are_3_to_10_seconds_when_the_speaker_has_such(
+    speech: dict[str, Path], tmp_path: Path
+) -> None:
+    """A reference is drawn from the speaker's 3-10 s utterances (the cloning target's length; a long
+    one crowds a small model's context); a speaker with none still gets one of the others."""
+    root = tmp_path / "corpus"
+    (root / "audio").mkdir(parents=True)
+    shutil.copy(speech["slt_a"], root / "audio" / "a.wav")
+    seconds = {
+        "slt-a": 4.0,
+        "slt-long": 14.0,
+        "slt-short": 1.5,
+        "slt-ok": 6.0,
+        "ked-a": 4.0,
+        "ked-long": 12.0,
+    }
+    rows = [
+        Utterance(
+            uid,
+            "audio/a.wav",
+            s,
+            44100,
+            f"Sentence {uid}.",
+            f"Sentence {uid}.",
+            uid.split("-")[0],
+            "en",
+            "festival",
+            "heldout_speaker",
+        )  # fmt: skip
+        for uid, s in seconds.items()
+    ]
+    write_manifest(root / "manifest.parquet", rows)
+    for seed in range(6):
+        path, _ = write_corpus_testset(root, tmp_path / f"set{seed}.jsonl", per_category=10, seed=seed)
+        cases = {c.id: c for c in load_testset(path)}
+        drawn = {r.text for c in cases.values() for r in c.references}
+        assert drawn & {"Sentence slt-a.", "Sentence slt-ok."} and "Sentence slt-long." not in drawn
+        assert "Sentence slt-short." not in drawn
+        assert cases["clone-slt-a"].references[0].text == "Sentence slt-ok."  # another utterance, 3-10 s
+        # ked's only 3-10 s utterance is the case's own sentence: the 12 s one, rather than none
+        assert cases["clone-ked-a"].references[0].text == "Sentence ked-long."
+
+
 def test_cli_and_errors(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval-testset", "--corpus", str(corpus), "--out", str(tmp_path / "t.jsonl")]) == 0
     assert '"clone": 2' in capsys.readouterr().out

@@ -7,7 +7,8 @@ trained on), English unless a category says otherwise:
 
 * ``plain``: a held-out sentence, no reference voice;
 * ``clone``: a held-out sentence spoken by a held-out speaker, whose reference is *another*
-  utterance of that speaker (its audio and transcript);
+  utterance of that speaker (its audio and transcript), 3-10 s long when the speaker has one
+  (``REFERENCE_SECONDS``; every reference below is drawn the same way);
 * ``tagged``: for every tag type the corpus applied (whisper, fast, loud, high pitch, breath...),
   a pair of cases with the same seed: ``[tag] sentence`` and the sentence alone (its
   ``baseline``), so the tag's acoustic effect can be measured; span tags are moved before the
@@ -44,6 +45,9 @@ from s2tts.eval.testset import PromptVoice, TestCase, write_testset
 
 HELDOUT = ("heldout_text", "heldout_speaker")
 LONG_WORDS = 320
+# A reference voice is another untagged single utterance of the speaker, 3-10 s long when it has one
+# (the cloning target's reference length; longer ones crowd a small model's context in a dialogue).
+REFERENCE_SECONDS = (3.0, 10.0)
 
 
 def _read_rows(corpus: Path) -> list:
@@ -116,6 +120,8 @@ def write_corpus_testset(
         pool = [r for r in by_speaker.get(speaker, []) if r.id != exclude]
         if not pool:
             return None
+        lo, hi = REFERENCE_SECONDS
+        pool = [r for r in pool if lo <= r.duration_s <= hi] or pool
         r = pool[int(rng.integers(len(pool)))]
         return PromptVoice((root / r.path).resolve(), r.plain_text, speaker)
 
