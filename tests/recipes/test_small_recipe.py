@@ -29,6 +29,8 @@ from s2tts.recipes.small import (
 from s2tts.recipes.stages import read_marker
 from s2tts.recipes.targets import write_targets
 from s2tts.recipes.voice import add_voice
+from s2tts.training.codec.config import CodecTrainConfig
+from s2tts.training.run_config import load_config
 
 SMOKE = DEFAULT_CONFIGS.parent / "smoke"
 
@@ -197,6 +199,40 @@ def test_without_a_decoder_config_the_codec_stage_codec_is_final(tmp_path: Path)
     )
     assert next(st for st in recipe.stages() if st.name == "decoder").config == {"enabled": False}
     assert recipe._decoder(tmp_path) == {} and recipe.final_codec == recipe.codec_export
+
+
+def test_the_decoder_stage_refines_an_exported_codec_named_by_codec_path(tmp_path: Path) -> None:
+    """With codec.path (a milestone: exported weights, no training checkpoint) the decoder stage
+    starts the codec trainer from those weights with the codes frozen, and RL, eval and export then
+    speak with its result; without codec.path and without a codec-stage checkpoint it says so."""
+    milestone = tmp_path / "milestone"
+    milestone.mkdir()
+    (milestone / "codec.safetensors").write_bytes(b"weights")
+    calls: list[list[str]] = []
+
+    def runner(args: list[str], log: Path) -> dict:
+        calls.append(args)
+        out = Path(next(a for a in args if a.startswith("out_dir=")).split("=", 1)[1])
+        (out / "export").mkdir(parents=True)
+        (out / "export" / "codec.safetensors").write_bytes(b"refined")
+        return {}
+
+    settings = load_settings(DEFAULT_CONFIGS, [f"codec.path={milestone}", "decoder.config=decoder-gan.yaml"])
+    recipe = SmallRecipe(tmp_path / "run", DEFAULT_CONFIGS, 1, settings, runner=runner)
+    outputs = recipe._decoder(tmp_path / "run")
+    assert calls[0][:2] == ["train", "codec"]
+    assert f"model.init_from={milestone.resolve()}" in calls[0] and "freeze_codes=true" in calls[0]
+    assert not any(a.startswith("weights_from=") for a in calls[0])
+    assert outputs == {"codec": str(tmp_path / "run" / "codec" / "decoder" / "export"), "from": "milestone"}
+    # the GAN refinement config keeps the codec stage's shapes and every code
+    gan = load_config(CodecTrainConfig, DEFAULT_CONFIGS / "decoder-gan.yaml")
+    codec = load_config(CodecTrainConfig, DEFAULT_CONFIGS / settings["codec"]["config"])
+    assert gan.freeze_codes and gan.phases.gan_start == 0 and gan.vq.dropout == 0.0
+    assert (gan.model, gan.discriminators) == (codec.model, codec.discriminators)
+    trained = SmallRecipe(tmp_path / "other", DEFAULT_CONFIGS, 1,
+                          load_settings(DEFAULT_CONFIGS, ["decoder.config=decoder-gan.yaml"]), runner=runner)  # fmt: skip
+    with pytest.raises(RecipeError, match="no training checkpoint"):
+        trained._decoder(tmp_path / "other")
 
 
 def test_the_corpus_stage_makes_the_corpus_the_shipped_model_was_trained_on(tmp_path: Path) -> None:

@@ -254,27 +254,26 @@ class SmallRecipe:
             return {}
         from s2tts.training.checkpointing import Checkpointer
 
-        source = Checkpointer(out / "codec" / "run" / "checkpoints").latest()
-        if source is None:
-            raise RecipeError(
-                f"decoder: the codec stage left no training checkpoint under {out / 'codec' / 'run'}"
-                + (
-                    " (codec.path names an exported codec, which has none)"
-                    if self.settings["codec"].get("path")
-                    else ""
+        if self.settings["codec"].get("path"):  # an exported codec (a milestone): its weights, no checkpoint
+            start, origin = f"model.init_from={self.codec_export}", self.codec_export.name
+        else:
+            source = Checkpointer(out / "codec" / "run" / "checkpoints").latest()
+            if source is None:
+                raise RecipeError(
+                    f"decoder: the codec stage left no training checkpoint under {out / 'codec' / 'run'}"
                 )
-            )
+            start, origin = f"weights_from={source}", source.name
         run = out / "codec" / "decoder"
         self._tool(
             ["train", "codec", "--config", str(self.configs / d["config"]), f"out_dir={run}",
-             f"weights_from={source}", "freeze_codes=true",
+             start, "freeze_codes=true",
              f"data.manifest={self.corpus / 'manifest.parquet'}", f"threads={self.threads}",
              *d.get("overrides", [])],
             "decoder",
         )  # fmt: skip
         if not (run / "export" / "codec.safetensors").is_file():
             raise RecipeError(f"decoder: the trainer finished without {run / 'export'}/codec.safetensors")
-        return {"codec": str(run / "export"), "from": source.name}
+        return {"codec": str(run / "export"), "from": origin}
 
     def _rl(self, out: Path) -> dict[str, Any]:
         r = self.settings["rl"]

@@ -179,6 +179,42 @@ def test_freeze_codes_trains_the_decoder_and_keeps_every_code(tmp_path, speech_d
     assert "freeze_codes" in capsys.readouterr().err
 
 
+def test_freeze_codes_starts_from_an_exported_fp16_codec(tmp_path, speech_dir):
+    """A milestone (an exported codec in fp16, no training checkpoint) refines its decoder through
+    model.init_from: the codes stay those of the milestone, the decoder and the discriminators train."""
+    from s2tts.audio.io import read_audio
+    from s2tts.recipes.fp16 import export_fp16
+
+    train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "a", speech_dir)))
+    export_fp16(tmp_path / "a" / "export", tmp_path / "milestone")
+    before = load_codec(tmp_path / "milestone").float().eval()
+    extra = (
+        f"model.init_from={tmp_path / 'milestone'}",
+        "freeze_codes=true",  # tiny_run's unquantized_steps=2: no k-means may rewrite trained codebooks
+        "phases.gan_start=0",
+        "steps=3",
+        "optim.lr_g=1e-2",
+    )
+    summary = train(load_config(CodecTrainConfig, None, tiny_run(tmp_path / "b", speech_dir, *extra)))
+    assert summary["steps"] == 3
+    rows = read_metrics(tmp_path / "b" / "metrics.jsonl")
+    assert any("loss_d" in r for r in rows)  # adversarial from the first step, fresh discriminators
+    after = load_codec(tmp_path / "b" / "export").eval()
+    audio, rate = read_audio(sorted(speech_dir.glob("*.wav"))[0])
+    codes_before, _ = before.encode(audio, rate)
+    assert torch.equal(after.encode(audio, rate)[0], codes_before)
+    # (weight norm's round trip moves frozen fp16 weights by float rounding only)
+    after_state = after.state_dict()
+    changed = [
+        k
+        for k, v in before.state_dict().items()
+        if not torch.allclose(v, after_state[k], rtol=1e-5, atol=1e-6)
+    ]
+    assert changed and all(
+        k.startswith(("decoder.", "quantizer.post_module", "quantizer.upsample")) for k in changed
+    )
+
+
 def test_freeze_codes_starts_from_a_distilled_codec_with_or_without_its_head(tmp_path, speech_dir):
     """A codec trained with the Whisper distillation head refines its decoder with the head left out
     (distill off) or kept frozen (distill on: no teacher runs, since codebook 0 cannot change)."""

@@ -97,8 +97,8 @@ class CodecTrainConfig:
     weights_from: str | None = None  # weights-only start from a training checkpoint directory
     # Train only what turns codes into audio (the quantizer's post-module and upsampling, the
     # decoder); the encoder and the codebooks with their projections stay as loaded, so every code
-    # keeps its meaning (an LM trained on this codec's codes stays valid). Needs weights_from or a
-    # run to resume.
+    # keeps its meaning (an LM trained on this codec's codes stays valid). Needs weights_from,
+    # model.init_from (an exported codec, e.g. a fp16 milestone) or a run to resume.
     freeze_codes: bool = False
     export_to: str | None = None  # also write the codec into this (LM checkpoint) directory
     model: ModelSection = field(default_factory=ModelSection)

@@ -225,10 +225,12 @@ def train(cfg: CodecTrainConfig) -> dict[str, Any]:
         Checkpointer.read(cfg.weights_from)  # typed error for a bad path
         ckpt.load(cfg.weights_from, {"generator": ModelState(g_ddp, drop)}, restore_rng=False)
         phase.kmeans_done = True
+    elif cfg.model.init_from:
+        phase.kmeans_done = True  # an exported codec's codebooks are trained: no k-means at the switch
     elif cfg.freeze_codes:
         raise TrainConfigError(
             "freeze_codes keeps a trained codec's codes: give weights_from=CHECKPOINT_DIR "
-            "(a codec training checkpoint) or resume a run"
+            "(a codec training checkpoint), model.init_from=EXPORTED_CODEC or resume a run"
         )
 
     recent_mel: collections.deque[float] = collections.deque(maxlen=max(cfg.log_every, 1))
