@@ -43,6 +43,30 @@ def test_yaml_file_and_overrides(tmp_path: Path) -> None:
     assert cfg.bf16 is True and cfg.seed == 7 and cfg.out_dir == Path("/tmp/r") and cfg.tags == ["x"]
 
 
+@dataclass
+class Rewards:
+    terms: dict[str, float] = field(default_factory=lambda: {"asr": 1.0, "mos": 0.25})
+    gate: Optim = field(default_factory=lambda: Optim(lr=0.5, kind="sgd"))
+
+
+@dataclass
+class Rl:
+    rewards: Rewards = field(default_factory=Rewards)
+
+
+def test_a_mapping_field_is_taken_as_written_and_a_nested_default_is_updated(tmp_path: Path) -> None:
+    """A file that names its reward terms trains with those terms only (the defaults were merged in
+    before, silently adding rewards the config did not name), while a nested dataclass given in part
+    keeps its own default's other keys; overrides still update the file's mapping key by key."""
+    f = tmp_path / "rl.yaml"
+    f.write_text("rewards:\n  terms: {asr: 2.0}\n  gate: {lr: 0.1}\n")
+    cfg = load_config(Rl, f)
+    assert cfg.rewards.terms == {"asr": 2.0}
+    assert (cfg.rewards.gate.lr, cfg.rewards.gate.kind) == (0.1, "sgd")  # the field's default, updated
+    assert load_config(Rl, f, ["rewards.terms.sim=0.5"]).rewards.terms == {"asr": 2.0, "sim": 0.5}
+    assert load_config(Rl, None, ["rewards.gate.betas=[0.5,0.6]"]).rewards.terms == {"asr": 1.0, "mos": 0.25}
+
+
 def test_toml_file(tmp_path: Path) -> None:
     f = tmp_path / "run.toml"
     f.write_text('name = "t"\n[optim]\nlr = 0.5\n[lrs]\ntext = 1e-5\naudio = 2e-4\n')

@@ -8,7 +8,9 @@ fills them from a file and from command-line overrides, strictly:
   ``Literal[...]``, ``X | None``, ``list[X]``, ``tuple[X, ...]``, ``dict[str, X]``, nested
   dataclasses), and anything that does not fit raises :class:`~s2tts.errors.TrainConfigError`
   naming the dotted key;
-* a field without a default that the file does not set is an error.
+* a field without a default that the file does not set is an error;
+* a nested dataclass given in part keeps its defaults for the keys not given, while a mapping field
+  (``dict[str, X]``) given in a file is taken as written: its default entries are not merged in.
 
 API::
 
@@ -116,6 +118,17 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _overlay(default: Any, value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` (a partial mapping) over a dataclass default: a nested dataclass field is updated
+    key by key, any other field is replaced by what is given -- a ``dict[str, X]`` too, so a config
+    that names its reward terms gets those terms, not those plus the defaults."""
+    out = config_to_dict(default)
+    for key, v in value.items():
+        sub = getattr(default, key, None)
+        out[key] = _overlay(sub, v) if isinstance(v, Mapping) and dataclasses.is_dataclass(sub) else v
+    return out
+
+
 def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
     """Build ``cls`` from an optional file plus ``a.b=value`` overrides (overrides win)."""
     data = read_config_file(path) if path is not None else {}
@@ -145,7 +158,7 @@ def config_from_dict(cls: type[T], data: Mapping[str, Any], where: str = "") -> 
             default = _default(f)
             if isinstance(value, Mapping) and dataclasses.is_dataclass(default):
                 # a partial mapping updates the field's own default, not the class defaults
-                value = _merge(config_to_dict(default), value)
+                value = _overlay(default, value)
             kwargs[name] = _convert(value, hints[name], key)
         elif (
             dataclasses.is_dataclass(hints[name])
