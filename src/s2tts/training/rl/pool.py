@@ -6,7 +6,7 @@ and quality models) from the :class:`~s2tts.training.rl.rewards.RewardConfig` an
 batches from a shared queue; :meth:`RewardPool.submit` returns a ``Future`` at once, so the
 trainer keeps sampling the next prompts while earlier ones are scored. A thread in the parent
 collects results and completes the futures; a worker that dies fails the pending futures with
-:class:`~s2tts.errors.RewardError` instead of hanging.
+:class:`~s2tts.errors.RewardError` instead of hanging, and so does every batch submitted after.
 
 ``workers=0`` scores synchronously in the calling process (same results; tests and debugging).
 Inputs and outputs are plain numpy / Python values, pickled across the queues.
@@ -32,13 +32,17 @@ from s2tts.training.rl.rewards import RewardConfig, RewardInput, ScoredSample, b
 
 @dataclass
 class ScoredBatch:
-    """One submitted batch's scores, in order, and the seconds the worker spent on it."""
+    """One submitted batch's scores, in order, and the seconds the worker spent on it; ``worker`` is
+    the worker's index (-1: scored in the calling process) and ``worker_cpu_s`` that worker's CPU
+    time since it started (reward models' loading included) when it finished this batch."""
 
     samples: list[ScoredSample]
     seconds: float
+    worker: int = -1
+    worker_cpu_s: float = 0.0
 
 
-def _worker_main(cfg: RewardConfig, threads: int, tasks: Any, results: Any) -> None:
+def _worker_main(cfg: RewardConfig, threads: int, tasks: Any, results: Any, index: int = 0) -> None:
     """Worker process: build the rewards once, then score (task_id, batch) until None."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # this process only, before any model loads
         os.environ[var] = str(threads)
@@ -67,7 +71,8 @@ def _worker_main(cfg: RewardConfig, threads: int, tasks: Any, results: Any) -> N
         try:
             start = time.perf_counter()
             samples = score_batch(batch, functions, cfg)
-            results.put((task_id, ScoredBatch(samples, time.perf_counter() - start), None))
+            scored = ScoredBatch(samples, time.perf_counter() - start, index, time.process_time())
+            results.put((task_id, scored, None))
         except Exception:
             results.put((task_id, None, traceback.format_exc(limit=5)))
 
@@ -84,6 +89,8 @@ class RewardPool:
         self._pending: dict[int, Future[ScoredBatch]] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._broken: str | None = None  # why every later submit fails at once (a worker died)
+        self._worker_cpu: dict[int, float] = {}  # worker index -> its latest reported CPU seconds
         if workers == 0:
             self._functions = build_rewards(cfg)
             return
@@ -93,7 +100,7 @@ class RewardPool:
         self._procs = [
             ctx.Process(
                 target=_worker_main,
-                args=(cfg, threads_per_worker, self._tasks, self._results),
+                args=(cfg, threads_per_worker, self._tasks, self._results, i),
                 daemon=True,
                 name=f"s2tts-reward-{i}",
             )
@@ -118,9 +125,20 @@ class RewardPool:
             return fut
         task_id = next(self._ids)
         with self._lock:
+            if self._broken is not None:  # no collector is left to complete it: fail now, never hang
+                fut.set_exception(RewardError(self._broken))
+                return fut
             self._pending[task_id] = fut
         self._tasks.put((task_id, batch))
         return fut
+
+    @property
+    def worker_cpu_s(self) -> float:
+        """CPU seconds the worker processes have reported so far, summed (0 with ``workers=0``: the
+        calling process's own CPU time holds the scoring then). A trainer adds it to its own, so its
+        logged CPU time covers the reward service too."""
+        with self._lock:
+            return sum(self._worker_cpu.values())
 
     def _collect(self) -> None:
         while True:
@@ -138,6 +156,9 @@ class RewardPool:
                 return
             with self._lock:
                 fut = self._pending.pop(task_id, None)
+                if result is not None:
+                    seen = self._worker_cpu.get(result.worker, 0.0)
+                    self._worker_cpu[result.worker] = max(seen, result.worker_cpu_s)
             if fut is None:
                 continue
             if error is None:
@@ -147,6 +168,7 @@ class RewardPool:
 
     def _fail_all(self, message: str) -> None:
         with self._lock:
+            self._broken = self._broken or message
             pending, self._pending = self._pending, {}
         for fut in pending.values():
             fut.set_exception(RewardError(message))
