@@ -62,6 +62,21 @@ def test_panels_give_each_key_its_own_axes_and_a_smoothed_line() -> None:
     fig = metrics_figure(rows, ["reward_mean", "kl_slow"])  # one axes for both
     assert len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 2
     plt.close(fig)
+    # a key the log lacks (a reward the run did not use) gets a panel that says so, no empty legend
+    fig = metrics_figure(rows, ["reward_mean", "intelligibility.error_rate_mean"], panels=True)
+    empty = fig.axes[1]
+    assert not empty.get_lines() and empty.get_legend() is None
+    assert [t.get_text() for t in empty.texts] == ["intelligibility.error_rate_mean: not logged"]
+    plt.close(fig)
+
+
+def test_the_logged_cpu_time_includes_what_helper_processes_report(tmp_path: Path) -> None:
+    """The RL trainer hands its logger the reward workers' CPU time: the rows (and so cpu_hours and
+    the recipe's compute table) count the reward service, which is about half of an RL step."""
+    with MetricsLogger(tmp_path, tensorboard=False, helper_cpu_s=lambda: 7200.0) as log:
+        log.log(1, {"loss": 1.0})
+    assert read_metrics(tmp_path / "metrics.jsonl")[0]["cpu_s"] >= 7200.0
+    assert cpu_hours(tmp_path / "metrics.jsonl") >= 2.0
 
 
 def test_cpu_hours_add_up_over_resumed_attempts(tmp_path: Path) -> None:

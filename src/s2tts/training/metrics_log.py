@@ -16,8 +16,10 @@ API::
 Each JSONL line is ``{"step": int, "time": unix_seconds, "cpu_s": seconds, **metrics}``; a resumed
 run appends, so a curve spans interruptions (rows with a step at or beyond the resume point from the
 interrupted attempt are left in place; :func:`read_metrics` keeps the last row per (step, keys)).
-``cpu_s`` is the CPU time of the writing process so far (all its threads, ``time.process_time``):
-:func:`cpu_hours` adds it up over the attempts of a run that spanned several sessions.
+``cpu_s`` is the CPU time of the writing process so far (all its threads, ``time.process_time``),
+plus what its helper processes reported when the logger was given ``helper_cpu_s`` (the RL
+trainer's reward workers): :func:`cpu_hours` adds it up over the attempts of a run that spanned
+several sessions.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +47,15 @@ _META = ("step", "time", "cpu_s")  # row keys that are not metrics
 
 
 class MetricsLogger:
-    def __init__(self, directory: str | Path, enabled: bool = True, tensorboard: bool = True) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        enabled: bool = True,
+        tensorboard: bool = True,
+        helper_cpu_s: Callable[[], float] | None = None,
+    ) -> None:
         self.directory = Path(directory)
+        self.helper_cpu_s = helper_cpu_s  # CPU seconds of helper processes (RL reward workers) so far
         self.enabled = enabled
         self.path = self.directory / "metrics.jsonl"
         self._fh = None
@@ -66,7 +75,7 @@ class MetricsLogger:
         row: dict[str, Any] = {
             "step": int(step),
             "time": round(time.time(), 3),
-            "cpu_s": round(time.process_time(), 1),
+            "cpu_s": round(time.process_time() + (self.helper_cpu_s() if self.helper_cpu_s else 0.0), 1),
         }
         for key, value in metrics.items():
             row[key] = _plain(value)
@@ -194,7 +203,10 @@ def metrics_figure(
         if log_y:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_lines():
+            ax.legend()
+        else:  # a key the log does not have (yet): say so in its panel
+            ax.text(0.5, 0.5, f"{key}: not logged", ha="center", va="center", transform=ax.transAxes)
     axes[-1][0].set_xlabel("step")
     if title:
         axes[0][0].set_title(title)

@@ -173,7 +173,7 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
     with (
         RewardPool(cfg.rewards, cfg.reward_workers, cfg.reward_threads) as pool,
         StopOnSignal() as stop,
-        MetricsLogger(cfg.out_dir, enabled=dist.is_main) as metrics,
+        MetricsLogger(cfg.out_dir, enabled=dist.is_main, helper_cpu_s=lambda: pool.worker_cpu_s) as metrics,
     ):
         bar = progress_bar(total=cfg.steps, initial=start, enabled=dist.is_main, desc="rl")
         reduce = _reduce(dist)
