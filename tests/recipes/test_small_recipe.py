@@ -60,6 +60,13 @@ def test_every_shipped_tool_config_parses() -> None:
         codec = load_config(CodecTrainConfig, folder / s["codec"]["config"])
         assert (decoder.model, decoder.discriminators) == (codec.model, codec.discriminators)
         assert load_config(RLRunConfig, folder / s["rl"]["config"]).steps > 0
+    # the candidate third codec keeps the second's codebooks and frame rate: the LM's shape reads it
+    from s2tts.models.codec import CodecConfig
+
+    v2, v3 = (load_config(CodecTrainConfig, DEFAULT_CONFIGS / f"codec-v{n}.yaml") for n in (2, 3))
+    a, b = CodecConfig.preset(v2.model.preset), CodecConfig.preset(v3.model.preset)
+    assert (a.quantizer, a.frame_length) == (b.quantizer, b.frame_length)
+    assert b.encoder.stft_layers > a.encoder.stft_layers and v3.steps > v2.steps
     small = load_config(LMRunConfig, DEFAULT_CONFIGS / load_settings(DEFAULT_CONFIGS)["pretrain"]["config"])
     assert small.model.preset == "cpu-small" and small.save_every <= 250
     assert small.model.text_frontend == "espeak"  # the front-end ablation's choice (docs/small-model.md)

@@ -54,7 +54,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     shape.add_argument("--config", help="codec config JSON (ours or the reference's constructor values)")
     shape.add_argument(
         "--preset",
-        help="a built-in codec shape instead of --config: s2-codec, small, tiny, cpu-small or cpu-small-stft",
+        help="a built-in codec shape instead of --config: s2-codec, small, tiny, cpu-small, cpu-small-stft or cpu-small-stft-deep",
     )
     parser.add_argument(
         "--random-weights",

@@ -215,7 +215,8 @@ class CodecConfig:
     @staticmethod
     def preset(name: str) -> CodecConfig:
         """A named shape: ``s2-codec`` (released), ``small`` (fast demos/engine), ``tiny`` (tests),
-        ``cpu-small`` and ``cpu-small-stft`` (the small CPU model's first and second codec)."""
+        ``cpu-small`` and ``cpu-small-stft`` (the small CPU model's first and second codec),
+        ``cpu-small-stft-deep`` (a deeper encoder: the candidate third)."""
         try:
             return PRESETS[name]
         except KeyError:
@@ -418,4 +419,10 @@ PRESETS: dict[str, CodecConfig] = {
 # codebook 0 0.483 against the conv encoder's 0.413 (baseline 0.219), at 0.29x its step time.
 PRESETS["cpu-small-stft"] = PRESETS["cpu-small"].replace(
     encoder=EncoderConfig(dim=256, kind="stft", stft_layers=4, transformer_layers=(0, 0, 0, 0))
+)
+# A deeper spectral encoder (8 ConvNeXt blocks): the phone probes put most of the second codec's
+# loss in its encoder (latent 0.72 against Whisper's 0.87; docs/codec-training.md), and resynthesis
+# errors are phone confusions. Same codebooks and frame rate as ``cpu-small-stft``.
+PRESETS["cpu-small-stft-deep"] = PRESETS["cpu-small"].replace(
+    encoder=EncoderConfig(dim=256, kind="stft", stft_layers=8, transformer_layers=(0, 0, 0, 0))
 )

@@ -19,7 +19,7 @@ from s2tts.training.schedules import ScheduleConfig
 
 @dataclass
 class ModelSection:
-    preset: str = "tiny"  # a CodecConfig preset: tiny, small, s2-codec, cpu-small, cpu-small-stft
+    preset: str = "tiny"  # a CodecConfig preset: tiny, small, s2-codec, cpu-small, cpu-small-stft(-deep)
     config_json: str | None = None  # a codec config JSON instead of the preset
     decoder_kind: Literal["dac", "istft"] | None = None  # override the preset's decoder
     decoder_dim: int | None = None
