@@ -67,6 +67,21 @@ def _trainable(path: Path) -> dict[str, torch.Tensor]:
     return Checkpointer.read(path)["objects"]["trainable"]
 
 
+def test_a_run_that_exported_nothing_exports_its_last_checkpoint_when_rerun_at_that_step(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A stopped run (early stop, a signal, export off) has checkpoints but no model/: the same
+    command with steps= its last checkpoint's step trains nothing more and exports that checkpoint."""
+    first = train_rl(_cfg(setup, tmp_path / "run", steps=2, export_on_finish=False))
+    assert first["export"] is None and not (tmp_path / "run" / "model").exists()
+    again = train_rl(_cfg(setup, tmp_path / "run", steps=2))
+    assert again["export"] == str(tmp_path / "run" / "model") and again["checkpoint"] == first["checkpoint"]
+    assert [r["step"] for r in read_metrics(tmp_path / "run" / "metrics.jsonl")] == [1, 2]  # no new step
+    merged = load_checkpoint(tmp_path / "run" / "model").model.state_dict()
+    base = load_checkpoint(setup[0]).model.state_dict()
+    assert any(not torch.equal(merged[k], base[k]) for k in base)  # the trained adapters, merged
+
+
 def test_default_lora_is_s2s() -> None:
     lora = s2_lora()
     assert (lora.rank, lora.alpha, lora.rslora) == (16, 64.0, True)
