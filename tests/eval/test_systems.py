@@ -5,7 +5,6 @@ request records and speed figures, not scores)."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from s2tts.eval.runner import run_eval
 from s2tts.eval.scoring import ScorerConfig, Scorers
 from s2tts.eval.systems import EngineSystem, Sampling, ServerSystem, case_seed, open_system
 from s2tts.eval.testset import PromptVoice, TestCase, resolve_seeds, write_testset
-from s2tts.inference.packaged import MANIFEST, find_packaged
 
 from .speech import SENTENCES
 
@@ -28,15 +26,10 @@ SAMPLING = Sampling(max_new_tokens=12)
 SHORT = 320
 
 
-def talking_copy(directory: Path, max_seq_len: int | None = None) -> Path:
+def talking_copy(packaged_copy, directory: Path, max_seq_len: int | None = None) -> Path:
     """A copy of the packaged model without its default voice (a trained model says something
     where a random one may stop at once); ``max_seq_len`` shortens its context."""
-    folder = find_packaged()
-    assert folder is not None, "the package ships a model"
-    directory.mkdir(parents=True, exist_ok=True)
-    for path in folder.iterdir():
-        if path.is_file() and path.name not in (MANIFEST, "voice.json"):
-            shutil.copyfile(path, directory / path.name)
+    packaged_copy(directory, without=("voice.json",))
     if max_seq_len is not None:
         config = json.loads((directory / "config.json").read_text())
         config["text_config"]["max_seq_len"] = max_seq_len
@@ -45,8 +38,8 @@ def talking_copy(directory: Path, max_seq_len: int | None = None) -> Path:
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return talking_copy(tmp_path_factory.mktemp("ckpt") / "small")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, packaged_copy) -> Path:
+    return talking_copy(packaged_copy, tmp_path_factory.mktemp("ckpt") / "small")
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +137,14 @@ def test_cli_eval_on_a_checkpoint(checkpoint: Path, cases: list[TestCase], tmp_p
     assert summary["n"] == 2 and summary["rtf"] > 0
 
 
-def test_a_case_the_model_cannot_take_is_scored_as_refused(tmp_path: Path, speech: dict[str, Path]) -> None:
+def test_a_case_the_model_cannot_take_is_scored_as_refused(
+    tmp_path: Path, speech: dict[str, Path], packaged_copy
+) -> None:
     """A dialogue whose two references overflow the model's context is turned down by the engine:
     the run goes on, the case has no audio, counts as refused and scores as a failure."""
-    ckpt = talking_copy(tmp_path / "short", max_seq_len=SHORT)  # a sentence fits, two references not
+    ckpt = talking_copy(
+        packaged_copy, tmp_path / "short", max_seq_len=SHORT
+    )  # a sentence fits, two references not
     refs = (PromptVoice(speech["kal_d"], SENTENCES["d"]), PromptVoice(speech["slt_c"], SENTENCES["c"]))
     cases = [
         TestCase("plain", SENTENCES["a"], seed=1),

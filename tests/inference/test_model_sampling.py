@@ -7,7 +7,6 @@ the seed, sampled output does."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,6 @@ from s2tts.errors import SamplingError, WeightsError
 from s2tts.inference.engine import EngineConfig
 from s2tts.inference.factory import load_engine
 from s2tts.inference.model_sampling import SAMPLING_FILE, read_model_sampling, write_model_sampling
-from s2tts.inference.packaged import MANIFEST, find_packaged
 from s2tts.inference.params import DEFAULT_SAMPLING, SamplingParams
 from s2tts.inference.types import SynthesisRequest
 
@@ -77,15 +75,10 @@ def test_from_user_changes_only_what_is_given() -> None:
 
 
 @pytest.fixture(scope="module")
-def greedy_shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def greedy_shipped(tmp_path_factory: pytest.TempPathFactory, packaged_copy) -> Path:
     """The packaged small model with a sampling.json that makes it greedy: a trained model says
     something for a request with no length given (a random one may stop at once)."""
-    folder = find_packaged()
-    assert folder is not None, "the package ships a model"
-    directory = tmp_path_factory.mktemp("greedy-shipped")
-    for path in folder.iterdir():
-        if path.is_file() and path.name != MANIFEST:  # a copy, not the package's folder
-            shutil.copyfile(path, directory / path.name)
+    directory = packaged_copy(tmp_path_factory.mktemp("greedy-shipped"))
     write_model_sampling(directory, temperature=0.5, top_k=1)
     return directory
 

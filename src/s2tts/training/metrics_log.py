@@ -205,7 +205,7 @@ def metrics_figure(
         ax.grid(alpha=0.3)
         if ax.get_lines():
             ax.legend()
-        else:  # a key the log does not have (yet): say so in its panel
+        elif panels:  # a key the log does not have (yet): say so in its panel
             ax.text(0.5, 0.5, f"{key}: not logged", ha="center", va="center", transform=ax.transAxes)
     axes[-1][0].set_xlabel("step")
     if title:
