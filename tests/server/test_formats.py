@@ -126,3 +126,14 @@ def test_mp3_bitrate_is_applied() -> None:
     low = encode_audio(x, "mp3", SR, bitrate=64000)
     high = encode_audio(x, "mp3", SR, bitrate=192000)
     assert len(high) > 2 * len(low)
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "opus", "flac", "aac"])
+@pytest.mark.parametrize("streaming", [True, False])
+def test_no_audio_still_decodes_as_one_short_silent_file(fmt: str, streaming: bool) -> None:
+    """A generation that stops at once (a 200 with no audio) must not be an empty body a client
+    cannot open: the encoder writes one codec frame of silence."""
+    enc = StreamEncoder(fmt, 22050, streaming=streaming)
+    data = enc.push(np.zeros(0, np.float32)) + enc.finish()
+    y, _ = decode(data)
+    assert 0 < len(y) <= 4096 and float(np.abs(y).max()) < 1e-3

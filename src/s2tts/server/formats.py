@@ -15,6 +15,10 @@ Formats:
         muxed, so bytes leave with the chunk that made them (less the codec's own look-ahead).
         One-shot mode writes to a seekable buffer, so FLAC gets its total length in STREAMINFO.
 
+A stream with no audio at all is still one valid file: a wav header, or (mp3, opus, flac, aac) one
+codec frame of silence, since mp3 and aac have no header and the muxers write nothing without a
+packet. Only pcm is then empty.
+
 Each codec accepts some sample rates only; :func:`output_rate` picks the one a request gets.
 """
 
@@ -176,6 +180,8 @@ class StreamEncoder:
         tail = b""
         if self._resampler is not None:
             tail = self._encode(self._resampler.push(np.zeros(0, np.float32), last=True))
+        if self._container is not None and self._pts == 0:  # no audio at all: still a decodable file
+            tail += self._encode(np.zeros(self._stream.codec_context.frame_size or 1024, np.float32))
         self._finished = True
         if self._container is not None:
             for packet in self._stream.encode(None):
