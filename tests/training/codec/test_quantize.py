@@ -118,6 +118,18 @@ def test_codebook_usage_perplexity():
     assert abs(stats[1]["perplexity"] - 1) < 1e-6 and stats[1]["used"] == 1 / 64
 
 
+def test_codebook_usage_is_read_against_what_its_frames_can_show():
+    # 516 frames of a 1,024-entry codebook drawn uniformly: ~40% of the entries occur, and the
+    # reference the metric reports says so; a codebook restricted to 64 entries stays far below it.
+    gen = torch.Generator().manual_seed(0)
+    uniform = torch.randint(0, 1024, (1, 1, 516), generator=gen)
+    narrow = torch.randint(0, 64, (1, 1, 516), generator=gen)
+    wide, few = codebook_usage(torch.cat([uniform, narrow], dim=1), (1024, 1024))
+    assert wide["used_if_uniform"] == pytest.approx(0.396, abs=0.002) == few["used_if_uniform"]
+    assert abs(wide["used"] - wide["used_if_uniform"]) < 0.03
+    assert few["used"] == pytest.approx(64 / 1024, abs=0.002)
+
+
 def test_weight_norm_round_trip_keeps_the_function():
     codec = _codec().eval()
     audio = 0.1 * torch.randn(1, 1, 2 * 2048, generator=torch.Generator().manual_seed(2))

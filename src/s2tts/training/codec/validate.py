@@ -28,7 +28,8 @@ def validate(
     step: int = 0,
     clips: int = 2,
 ) -> dict[str, float]:
-    """audio (B, 1, n) -> metrics ``val_mel`` (+ ``val_mel_cb0``, ``cbI_used``, ``cbI_perplexity``)."""
+    """audio (B, 1, n) -> metrics ``val_mel`` (+ ``val_mel_cb0``, ``cbI_used``, ``cbI_used_if_uniform``,
+    ``cbI_perplexity``; see :func:`codebook_usage`)."""
     config = VQTrainConfig(mode="loss", dropout=0.0)
     full = autoencode(codec, audio, config, quantize=quantize)
     metrics = {"val_mel": float(mel.distance(full.audio, audio).mean())}
@@ -40,6 +41,7 @@ def validate(
         results["cb0"] = cb0.audio
         for i, stats in enumerate(codebook_usage(full.quantized.codes, codec.codebook_sizes)):
             metrics[f"cb{i}_used"] = stats["used"]
+            metrics[f"cb{i}_used_if_uniform"] = stats["used_if_uniform"]
             metrics[f"cb{i}_perplexity"] = stats["perplexity"]
     if out_dir is not None:
         folder = out_dir / "samples" / f"step-{step:08d}"
