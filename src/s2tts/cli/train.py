@@ -1,7 +1,7 @@
 """``s2tts train <recipe> --config FILE [key=value ...]``: run a trainer in this process.
 
 Recipes: ``lm`` (the Dual-AR LM), ``codec`` (when ``s2tts.training.codec`` is present),
-``export`` (an LM training checkpoint -> the published layout) and ``codec-export`` (a codec
+``export`` (an LM or RL training checkpoint -> the published layout) and ``codec-export`` (a codec
 training checkpoint -> ``codec.safetensors``). For several processes launch the
 recipe module with torchrun instead, e.g. ``torchrun --nproc_per_node 2 -m s2tts.training.lm``.
 """
@@ -30,8 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_arguments(lm)
     lm.set_defaults(func=_train_lm)
 
-    ex = tsub.add_parser("export", help="write a training checkpoint as a published model directory")
-    ex.add_argument("--run", type=Path, required=True, help="the run's out_dir")
+    ex = tsub.add_parser(
+        "export", help="write a training checkpoint (LM or RL run) as a published model directory"
+    )
+    ex.add_argument("--run", type=Path, required=True, help="the run's out_dir (an LM or an RL run)")
     ex.add_argument("--checkpoint", type=Path, help="a step directory (default: the latest)")
     ex.add_argument("-o", "--out", type=Path, help="output directory (default: RUN/model)")
     ex.set_defaults(func=_export)
@@ -76,8 +78,15 @@ def _train_lm(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from s2tts.errors import CheckpointError
+    from s2tts.training.checkpointing import Checkpointer
     from s2tts.training.lm.export import export_run
+    from s2tts.training.rl.export import export_rl_run, is_rl_checkpoint
 
-    path = export_run(args.run, args.checkpoint, args.out)
+    checkpoint = args.checkpoint or Checkpointer(args.run / "checkpoints").latest()
+    if checkpoint is None:
+        raise CheckpointError(f"no training checkpoint under {args.run / 'checkpoints'}")
+    rl = is_rl_checkpoint(Checkpointer.read(checkpoint)["extra"])
+    path = (export_rl_run if rl else export_run)(args.run, checkpoint, args.out)
     print(json.dumps({"export": str(path)}))
     return 0

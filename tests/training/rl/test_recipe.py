@@ -82,6 +82,45 @@ def test_a_run_that_exported_nothing_exports_its_last_checkpoint_when_rerun_at_t
     assert any(not torch.equal(merged[k], base[k]) for k in base)  # the trained adapters, merged
 
 
+def test_train_export_writes_any_rl_checkpoint_as_the_run_would_have(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``s2tts train export --run RL_RUN --checkpoint STEP`` rebuilds the policy from the checkpoint's
+    own config: the last step exports to exactly the weights the run exported itself, an earlier
+    step to other weights."""
+    run = tmp_path / "run"
+    summary = train_rl(_cfg(setup, run, steps=2, sample_every=10))
+    assert summary["export"] == str(run / "model")
+    checkpoints = sorted((run / "checkpoints").glob("step-*"))
+    assert [c.name for c in checkpoints] == ["step-00000001", "step-00000002"]
+    exported = {}
+    for c in checkpoints:
+        out = tmp_path / c.name
+        assert main(["train", "export", "--run", str(run), "--checkpoint", str(c), "-o", str(out)]) == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"export": str(out)}
+        assert (out / "codec.safetensors").is_file()
+        exported[c.name] = load_checkpoint(out).model.state_dict()
+    own = load_checkpoint(run / "model").model.state_dict()
+    last, first = exported["step-00000002"], exported["step-00000001"]
+    assert all(torch.equal(last[k], own[k]) for k in own)
+    assert any(not torch.equal(first[k], own[k]) for k in own)
+
+
+def test_train_export_of_an_rl_checkpoint_without_its_config_says_what_to_do(
+    setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    train_rl(_cfg(setup, run, steps=1, sample_every=10, export_on_finish=False))
+    (step,) = (run / "checkpoints").glob("step-*")
+    payload = Checkpointer.read(step)
+    del payload["extra"]["config"]  # as RL checkpoints were written before they carried it
+    torch.save(payload, step / "state.pt")
+    capsys.readouterr()
+    assert main(["train", "export", "--run", str(run)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "steps=1" in err[0] and "Traceback" not in err[0]
+
+
 def test_default_lora_is_s2s() -> None:
     lora = s2_lora()
     assert (lora.rank, lora.alpha, lora.rslora) == (16, 64.0, True)

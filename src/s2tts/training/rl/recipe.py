@@ -8,7 +8,8 @@ only on (seed, step), runs :func:`~s2tts.training.rl.grpo.grpo_step`, logs, writ
 checks the early-stop rules and saves. Checkpoints hold the *trainable* tensors only (the adapter
 for LoRA), the optimizer, scheduler, reference snapshot and early-stop state: ``resume: auto``
 continues exactly. At the end the LoRA is merged into the published layout (``out_dir/model``),
-which ``load_checkpoint`` and the server read unchanged.
+which ``load_checkpoint`` and the server read unchanged; checkpoints also carry the run config, so
+``s2tts train export`` writes any of them the same way (:mod:`.export`).
 
 With ``overlap: next_batch`` the next step's rollouts are sampled while the current batch is
 scored (one update behind, importance-weighted); a checkpoint then does not hold that in-flight
@@ -37,16 +38,18 @@ from s2tts.errors import CheckpointError, TrainConfigError
 from s2tts.training.checkpointing import Checkpointer, OptimizerState
 from s2tts.training.distributed import DistInfo, all_reduce_mean, any_rank, init_distributed
 from s2tts.training.interrupt import StopOnSignal
-from s2tts.training.lm.setup import export_published, training_layout
+from s2tts.training.lm.setup import training_layout
 from s2tts.training.lora import adapters_off, inject_lora
 from s2tts.training.metrics_log import MetricsLogger, plot_metrics, progress_bar
 from s2tts.training.rl.config import RLRunConfig
 from s2tts.training.rl.early_stop import EarlyStop
+from s2tts.training.rl.export import export_policy
 from s2tts.training.rl.grpo import Collected, StepConfig, collect, update
 from s2tts.training.rl.pool import RewardPool
 from s2tts.training.rl.prompts import read_prompts
 from s2tts.training.rl.reference import AdapterOffReference, SnapshotReference
 from s2tts.training.rl.rollout import RolloutSampler
+from s2tts.training.run_config import config_to_dict
 from s2tts.training.schedules import build_scheduler
 
 log = logging.getLogger(__name__)
@@ -161,7 +164,12 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
     )
 
     def save(step: int, stopped: str | None) -> Path:
-        extra = {"step": step, "identity": cfg.model_identity(), "stopped": stopped}
+        extra = {
+            "step": step,
+            "identity": cfg.model_identity(),
+            "stopped": stopped,
+            "config": config_to_dict(cfg),  # what ``s2tts train export`` rebuilds the policy from
+        }
         return checkpoints.save(step, objects, extra=extra)
 
     first_reward = math.nan
@@ -237,9 +245,5 @@ def _train(cfg: RLRunConfig, dist: DistInfo) -> dict[str, Any]:
             smooth=10,
         )
     if cfg.export_on_finish and dist.is_main and stopped is None:
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        out = export_published(
-            state, model.config, ckpt.tokenizer, cfg.lora, cfg.out_dir / "model", codec_from=init_from
-        )
-        summary["export"] = str(out)
+        summary["export"] = str(export_policy(model, ckpt.tokenizer, cfg, cfg.out_dir / "model"))
     return summary
