@@ -78,15 +78,12 @@ def _train_lm(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from s2tts.errors import CheckpointError
     from s2tts.training.checkpointing import Checkpointer
     from s2tts.training.lm.export import export_run
     from s2tts.training.rl.export import export_rl_run, is_rl_checkpoint
 
-    checkpoint = args.checkpoint or Checkpointer(args.run / "checkpoints").latest()
-    if checkpoint is None:
-        raise CheckpointError(f"no training checkpoint under {args.run / 'checkpoints'}")
-    rl = is_rl_checkpoint(Checkpointer.read(checkpoint)["extra"])
-    path = (export_rl_run if rl else export_run)(args.run, checkpoint, args.out)
+    checkpoint = Checkpointer.resolve(args.run, args.checkpoint)
+    export = export_rl_run if is_rl_checkpoint(checkpoint) else export_run
+    path = export(args.run, checkpoint, args.out)
     print(json.dumps({"export": str(path)}))
     return 0

@@ -218,6 +218,27 @@ class Checkpointer:
         found = self.checkpoints()
         return found[-1] if found else None
 
+    @staticmethod
+    def resolve(run_dir: str | Path, checkpoint: str | Path | None = None) -> Path:
+        """``checkpoint`` when given, else the newest under ``run_dir/checkpoints``; CheckpointError
+        when there is none (what every ``export`` of a run takes)."""
+        if checkpoint is not None:
+            return Path(checkpoint)
+        found = Checkpointer(Path(run_dir) / "checkpoints").latest()
+        if found is None:
+            raise CheckpointError(f"no training checkpoint under {Path(run_dir) / 'checkpoints'}")
+        return found
+
+    @staticmethod
+    def object_names(path: str | Path) -> list[str]:
+        """The names of the objects a checkpoint directory holds, from its small ``meta.json``
+        (without loading the state)."""
+        meta = Path(path) / META_FILE
+        try:
+            return list(json.loads(meta.read_text())["objects"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"no readable {META_FILE} in {path}: {exc}") from exc
+
     # ------------------------------------------------------------------ save
     def save(
         self,

@@ -38,10 +38,7 @@ def export_checkpoint(
     from s2tts.training.run_config import config_from_dict
 
     run_dir = Path(run_dir)
-    if checkpoint is None:
-        checkpoint = Checkpointer(run_dir / "checkpoints").latest()
-        if checkpoint is None:
-            raise CheckpointError(f"no training checkpoint under {run_dir / 'checkpoints'}")
+    checkpoint = Checkpointer.resolve(run_dir, checkpoint)
     payload = Checkpointer.read(checkpoint)
     generator = payload["objects"].get("generator")
     if generator is None or "config" not in payload["extra"]:

@@ -27,11 +27,7 @@ def export_run(
     run_dir: str | Path, checkpoint: str | Path | None = None, out: str | Path | None = None
 ) -> Path:
     run_dir = Path(run_dir)
-    if checkpoint is None:
-        found = Checkpointer(run_dir / "checkpoints").latest()
-        if found is None:
-            raise CheckpointError(f"no training checkpoint under {run_dir / 'checkpoints'}")
-        checkpoint = found
+    checkpoint = Checkpointer.resolve(run_dir, checkpoint)
     payload = Checkpointer.read(checkpoint)
     extra = payload["extra"]
     if "config" not in extra:

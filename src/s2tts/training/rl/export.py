@@ -12,7 +12,6 @@ read unchanged.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from torch import nn
 
@@ -27,9 +26,10 @@ from s2tts.training.run_config import config_from_dict
 __all__ = ["export_policy", "export_rl_run", "is_rl_checkpoint"]
 
 
-def is_rl_checkpoint(extra: dict[str, Any]) -> bool:
-    """Whether a checkpoint's ``extra`` is an RL run's (it names the policy it started from)."""
-    return "identity" in extra
+def is_rl_checkpoint(checkpoint: str | Path) -> bool:
+    """Whether a checkpoint directory is an RL run's (it holds the ``trainable`` tensors only); reads
+    its ``meta.json``, not the state."""
+    return "trainable" in Checkpointer.object_names(checkpoint)
 
 
 def export_policy(model: nn.Module, tokenizer: S2Tokenizer, cfg: RLRunConfig, out: Path) -> Path:
@@ -49,13 +49,10 @@ def export_rl_run(
     from s2tts.training.rl.recipe import TrainableState
 
     run_dir = Path(run_dir)
-    if checkpoint is None:
-        checkpoint = Checkpointer(run_dir / "checkpoints").latest()
-        if checkpoint is None:
-            raise CheckpointError(f"no training checkpoint under {run_dir / 'checkpoints'}")
+    checkpoint = Checkpointer.resolve(run_dir, checkpoint)
     payload = Checkpointer.read(checkpoint)
     extra = payload["extra"]
-    if not is_rl_checkpoint(extra):
+    if "trainable" not in payload["objects"]:
         raise CheckpointError(f"{checkpoint} is not an RL checkpoint")
     if "config" not in extra:
         raise CheckpointError(
