@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors import safe_open
 
 from s2tts.checkpoint import init_checkpoint, load_checkpoint
@@ -70,6 +71,11 @@ def test_every_shipped_tool_config_parses() -> None:
     small = load_config(LMRunConfig, DEFAULT_CONFIGS / load_settings(DEFAULT_CONFIGS)["pretrain"]["config"])
     assert small.model.preset == "cpu-small" and small.save_every <= 250
     assert small.model.text_frontend == "espeak"  # the front-end ablation's choice (docs/small-model.md)
+    # the continued pre-training starts from a checkpoint (front end and shape come with it) and
+    # re-warms from a rate no higher than the first run's peak
+    more = load_config(LMRunConfig, DEFAULT_CONFIGS / "pretrain-more.yaml", ["model.init_from=/x"])
+    assert more.optim.lr <= small.optim.lr and more.optim.schedule.warmup_steps > 0
+    assert more.model.text_frontend == "text" and more.seed != small.seed  # kept from init_from; new order
 
 
 def test_codec_audio_is_a_training_subset(recipe_corpus: Path, tmp_path: Path) -> None:
@@ -432,6 +438,22 @@ def test_smoke_recipe_end_to_end_resumes_and_skips(
     assert main([*base, "--stages", "decoder"]) == 0
     status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stages"]
     assert [(s["stage"], s["status"]) for s in status] == [("decoder", "skipped")]
+
+    # A variant in another folder (--adopt): the first run's data stages are done there and read in
+    # place; only the changed pre-training runs, on the first run's shards and with its codec.
+    variant = tmp_path / "variant"
+    args = [*base[:5], str(variant), *base[6:], "--adopt", str(out)]
+    assert main([*args, "--set", "pretrain.overrides+=optim.lr=1e-3", "--until", "pretrain"]) == 0
+    status = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stages"]
+    assert [s["status"] for s in status] == ["skipped"] * 3 + ["ran"]
+    assert not (variant / "data").exists() and not (variant / "codec").exists()
+    assert read_marker(variant, "pipeline")["adopted_from"] == str(out.resolve())
+    config = yaml.safe_load((variant / "lm" / "pretrain" / "config.yaml").read_text())
+    assert config["data"]["path"] == str(out.resolve() / "data" / "shards")
+    codec = (variant / "lm" / "pretrain" / "model" / "codec.safetensors").read_bytes()
+    assert codec == (out / "codec" / "run" / "export" / "codec.safetensors").read_bytes()
+    assert main(["recipe", "small", "--out", str(variant), "--compute"]) == 0
+    assert f"adopted from {out.resolve()}" in capsys.readouterr().out
 
 
 def test_cpu_small_lm_fits_the_cpu_small_codec_and_byte_tokenizer() -> None:

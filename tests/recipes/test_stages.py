@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from s2tts.errors import RecipeError
-from s2tts.recipes.stages import Stage, read_marker, run_stages
+from s2tts.recipes.stages import Stage, adopt_stages, read_marker, run_stages
 
 
 def _recipe(calls: list[str], config_b: dict | None = None, fail: str | None = None) -> list[Stage]:
@@ -97,3 +97,37 @@ def test_marker_from_other_settings_is_not_done(tmp_path: Path) -> None:
     # Hashes chain the settings, not the markers: the stages after it had the same inputs.
     assert calls == ["a"]
     assert read_marker(tmp_path, "a")["hash"] == marker["hash"]
+
+
+def test_a_variant_adopts_the_finished_stages_it_shares_and_runs_the_rest(tmp_path: Path) -> None:
+    """--adopt: stages another run finished with the same settings are done here (markers copied,
+    tagged, outputs left there); the first changed stage and what follows it run here."""
+    first, calls = tmp_path / "first", []
+    run_stages(_recipe(calls), first, log=_quiet)
+    variant, calls = tmp_path / "variant", []
+    stages = _recipe(calls, config_b={"n": 20})  # b changed: b and c run, a and d need not
+    assert adopt_stages(stages, variant, first, ["a", "b", "c", "d"], _quiet) == ["a"]
+    marker = read_marker(variant, "a")
+    assert marker is not None and marker["adopted_from"] == str(first.resolve())
+    assert marker["outputs"] == read_marker(first, "a")["outputs"]
+    assert not (variant / "a.txt").exists()  # read in place, not copied
+    run_stages(stages, variant, log=_quiet)
+    assert calls == ["b", "c", "d"]
+    # adopting again changes nothing; an unchanged recipe adopts every stage
+    assert adopt_stages(stages, variant, first, ["a"], _quiet) == []
+    same: list[str] = []
+    assert adopt_stages(_recipe(same), tmp_path / "same", first, ["a", "b", "c"], _quiet) == ["a", "b", "c"]
+    run_stages(_recipe(same), tmp_path / "same", until="c", log=_quiet)
+    assert same == []
+
+
+def test_adopting_from_a_run_without_the_first_stage_is_an_error(tmp_path: Path) -> None:
+    calls: list[str] = []
+    run_stages(_recipe(calls), tmp_path / "first", log=_quiet)
+    with pytest.raises(RecipeError, match="its stage 'a' is not done there"):
+        adopt_stages(_recipe(calls), tmp_path / "v", tmp_path / "empty", ["a"], _quiet)
+    changed = [Stage("a", lambda out: {}, {"n": 9})]
+    with pytest.raises(RecipeError, match="was done there with other settings"):
+        adopt_stages(changed, tmp_path / "v", tmp_path / "first", ["a"], _quiet)
+    with pytest.raises(RecipeError, match="from itself"):
+        adopt_stages(_recipe(calls), tmp_path / "first", tmp_path / "first", ["a"], _quiet)

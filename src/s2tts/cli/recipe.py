@@ -2,6 +2,8 @@
 
     s2tts recipe small --out runs/small [--threads 2] [--until pretrain | --stages codec,pipeline]
                        [--configs DIR] [--set corpus.path=/data/corpus] [--set pretrain.overrides+=steps=100]
+    s2tts recipe small --out runs/longer --adopt runs/small --set pretrain.config=pretrain-more.yaml ...
+                       # a variant: runs/small's finished data stages are done here, read in place
     s2tts recipe small --out runs/small --milestone pretrain --to src/s2tts/assets/small   # fp16 snapshot
     s2tts recipe small --out runs/small --milestone codec --to models/small-codec          # codec.path
     s2tts recipe small --out runs/small --milestone export --to src/s2tts/assets/small     # ship the result
@@ -50,6 +52,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="change a recipe.yaml setting; SECTION.overrides+=KEY=VALUE adds a tool override",
     )
     small.add_argument(
+        "--adopt",
+        type=Path,
+        metavar="RUN",
+        help="count RUN's finished corpus, codec and pipeline stages as done here when their settings "
+        "are the same (read in place, not copied): a variant of a finished run starts at its first "
+        "changed stage",
+    )
+    small.add_argument(
         "--milestone",
         choices=("codec", "pretrain", "sft", "export"),
         help="instead of running: package the latest checkpoint of this stage (or the export stage's "
@@ -83,6 +93,8 @@ def _small(args: argparse.Namespace) -> int:
         print(json.dumps(export_milestone(recipe, args.milestone, args.to.resolve())))
         return 0
     only = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
-    results = run_small(args.out, args.configs, args.threads, args.assignments, only, args.until)
+    results = run_small(
+        args.out, args.configs, args.threads, args.assignments, only, args.until, adopt=args.adopt
+    )
     print(json.dumps({"stages": [{k: r.get(k) for k in ("stage", "status", "wall_s")} for r in results]}))
     return 0

@@ -45,12 +45,14 @@ from s2tts.inference.model_sampling import SAMPLING_FILE, write_model_sampling
 from s2tts.inference.packaged import file_sha256, verify_packaged
 from s2tts.recipes.fp16 import export_fp16
 from s2tts.recipes.package import eval_summary, package_model
-from s2tts.recipes.stages import Stage, read_marker, run_stages
+from s2tts.recipes.stages import Stage, adopt_stages, read_marker, run_stages
 from s2tts.recipes.targets import write_targets
 from s2tts.recipes.tool import run_tool
 from s2tts.recipes.voice import add_voice
 
 STAGE_NAMES = ("corpus", "codec", "pipeline", "pretrain", "sft", "decoder", "rl", "eval", "export")
+#: stages another run may lend (``--adopt``): data that later stages only read
+ADOPTABLE = ("corpus", "codec", "pipeline")
 DEFAULT_CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "recipe" / "small"
 
 
@@ -65,10 +67,23 @@ class SmallRecipe:
     runner: Callable[[list[str], Path], dict | None] | None = None  # None: run_tool
 
     # ------------------------------------------------------------------ paths
+    def _adopted(self, stage: str, key: str) -> Path | None:
+        """Where an adopted stage's output is (another run's folder), or None when not adopted."""
+        marker = read_marker(self.out_dir, stage) or {}
+        value = (marker.get("outputs") or {}).get(key)
+        return Path(value) if marker.get("adopted_from") and value else None
+
     @property
     def corpus(self) -> Path:
         path = self.settings["corpus"].get("path")
-        return Path(path).resolve() if path else self.out_dir / "corpus"
+        if path:
+            return Path(path).resolve()
+        return self._adopted("corpus", "corpus") or self.out_dir / "corpus"
+
+    @property
+    def shards(self) -> Path:
+        """The LM's training shards: the pipeline stage's (this run's, or the run it was adopted from)."""
+        return self._adopted("pipeline", "shards") or self.out_dir / "data" / "shards"
 
     def model_dir(self, stage: str) -> Path:
         return {
@@ -81,7 +96,9 @@ class SmallRecipe:
     def codec_export(self) -> Path:
         """The codec the pipeline tokenizes with: ``codec.path`` when given, else the codec stage's."""
         path = self.settings["codec"].get("path")
-        return Path(path).resolve() if path else self.out_dir / "codec" / "run" / "export"
+        if path:
+            return Path(path).resolve()
+        return self._adopted("codec", "codec") or self.out_dir / "codec" / "run" / "export"
 
     @property
     def final_codec(self) -> Path:
@@ -232,7 +249,7 @@ class SmallRecipe:
         run = self.model_dir(stage).parent
         self._tool(
             ["train", "lm", "--config", str(self.configs / t["config"]), f"out_dir={run}",
-             "data.source=shards", f"data.path={self.out_dir / 'data' / 'shards'}",
+             "data.source=shards", f"data.path={self.shards}",
              f"threads={self.threads}", *extra, *t.get("overrides", [])],
             stage,
         )  # fmt: skip
@@ -563,11 +580,22 @@ def run_small(
     only: Sequence[str] | None = None,
     until: str | None = None,
     runner: Callable[[list[str], Path], dict | None] | None = None,
+    adopt: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Run (or resume) the small recipe into ``out_dir``; returns one status per selected stage."""
+    """Run (or resume) the small recipe into ``out_dir``; returns one status per selected stage.
+
+    ``adopt``: another run folder whose finished data stages (corpus, codec, pipeline) with the
+    same settings count as done here, read where they are (a variant of a finished run, such as
+    longer pre-training, then neither re-makes nor copies its 3 GB of data).
+    """
     if threads < 1:
         raise RecipeError("--threads must be at least 1")
     recipe = SmallRecipe(out_dir.resolve(), configs, threads, load_settings(configs, assignments), runner)
-    return run_stages(
-        recipe.stages(), recipe.out_dir, only, until, log=lambda m: print(f"recipe: {m}", flush=True)
-    )
+
+    def log(message: str) -> None:
+        print(f"recipe: {message}", flush=True)
+
+    if adopt is not None:
+        recipe.out_dir.mkdir(parents=True, exist_ok=True)
+        adopt_stages(recipe.stages(), recipe.out_dir, adopt.resolve(), ADOPTABLE, log)
+    return run_stages(recipe.stages(), recipe.out_dir, only, until, log=log)

@@ -13,6 +13,10 @@ is *done* when that marker exists with the current hash. A stage interrupted hal
 marker and runs again; the tools the stages call resume their own work (chunks, stage keys,
 training checkpoints), so the re-run continues rather than restarts.
 
+**Adopting** (:func:`adopt_stages`): a stage another run directory finished with the same hash is
+done there already; its marker is copied here with ``adopted_from`` (the outputs stay where that
+run has them), so a variant of a finished run starts at its first changed stage.
+
 Selection: ``only`` (a set of names, run in recipe order; a needed stage outside it must already be
 done) or ``until`` (every stage up to and including that one). Done stages are skipped either way.
 """
@@ -82,6 +86,44 @@ def write_marker(out_dir: Path, name: str, record: dict[str, Any]) -> Path:
 def is_done(out_dir: Path, name: str, digest: str) -> bool:
     marker = read_marker(out_dir, name)
     return marker is not None and marker.get("hash") == digest
+
+
+def adopt_stages(
+    stages: Sequence[Stage],
+    out_dir: Path,
+    source: Path,
+    names: Sequence[str],
+    log: Callable[[str], None] = print,
+) -> list[str]:
+    """Copy the markers of ``names`` (leading stages, in recipe order) that ``source`` finished with
+    the hash they have here, each tagged ``adopted_from``; returns the adopted names.
+
+    Stops at the first stage that is not done in ``source`` with the same hash (what follows reads
+    it). A stage already done here is left alone. A ``source`` without that first stage is an error:
+    adopting nothing is never what the caller meant.
+    """
+    hashes = stage_hashes(stages)
+    order = [s.name for s in stages]
+    unknown = [n for n in names if n not in order]
+    if unknown:
+        raise RecipeError(f"cannot adopt unknown stages {unknown}")
+    if source.resolve() == out_dir.resolve():
+        raise RecipeError("a run cannot adopt stages from itself")
+    adopted: list[str] = []
+    for name in sorted(names, key=order.index):
+        theirs = read_marker(source, name)
+        if theirs is None or theirs.get("hash") != hashes[name]:
+            why = "is not done there" if theirs is None else "was done there with other settings"
+            if not adopted and not is_done(out_dir, name, hashes[name]):
+                raise RecipeError(f"cannot adopt from {source}: its stage {name!r} {why}")
+            log(f"adopt: {name} {why}; it and what follows run here")
+            break
+        if is_done(out_dir, name, hashes[name]):
+            continue
+        write_marker(out_dir, name, {**theirs, "adopted_from": str(source.resolve())})
+        log(f"adopt: {name} from {source} (outputs stay there)")
+        adopted.append(name)
+    return adopted
 
 
 def select(
