@@ -56,6 +56,21 @@ def test_ingest_downmixes_resamples_and_normalises_loudness() -> None:
     assert json.loads(rec["scores"])["input_channels"] == 2
 
 
+def test_ingest_keeps_the_level_when_asked() -> None:
+    """normalize_loudness: false (the synthetic corpus): a quiet and a loud file stay 12 dB apart."""
+    t = np.arange(RATE * 2) / RATE
+    tone = np.sin(2 * np.pi * 440 * t).astype(np.float32)[None]
+    cfg = IngestConfig(normalize_loudness=False)
+    meter = pyloudnorm.Meter(RATE)
+    levels = []
+    for amp in (0.02, 0.08):
+        [(rec, audio)] = ingest.process([(_rec(), (amp * tone, RATE))], cfg, None)[0]
+        assert rec["status"] == "ok"
+        levels.append(meter.integrated_loudness(audio.astype(np.float64)))
+        assert abs(levels[-1] - json.loads(rec["scores"])["input_lufs"]) < 0.1
+    assert abs(levels[1] - levels[0] - 12.04) < 0.1
+
+
 @pytest.mark.parametrize(
     ("data", "rate", "reason"),
     [

@@ -31,6 +31,14 @@ def _plan(uid: str, index: int, tag: str = "", effect: str = "", params: dict | 
     return UtterancePlan(uid, index, "train", "single", "en", (KAL,), pieces, text, " ".join(WORDS))
 
 
+def _whole(uid: str, index: int, tag: str, gain_db: float) -> UtterancePlan:
+    """``[tag] <both word groups>``: a gain tag over the whole utterance."""
+    words = " ".join(WORDS)
+    text = f"[{tag}] {words}"
+    piece = Piece("speech", words, 0, tag, "gain", json.dumps({"gain_db": gain_db}), len(tag) + 3, len(text))
+    return UtterancePlan(uid, index, "train", "single", "en", (KAL,), (piece,), text, words)
+
+
 def _span(path: Path, start: float, end: float) -> np.ndarray:
     audio, sr = sf.read(path, dtype="float32")
     assert sr == SAMPLE_RATE
@@ -51,6 +59,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict:
         _plan("fast", 2, "fast", "tempo", {"factor": 1.5}),
         _plan("whisper", 3, "whisper", "noise_excited_envelope", {"gain_db": 0.0}),
         _plan("breath", 4, event=breath),
+        _whole("loud_all", 5, "loud", 6.0),
+        _whole("soft_all", 6, "soft", -10.0),
     ]
     rows = {r.id: r for r in render_chunk(plans, out, seed=0, audio_subdir="a")}
     assert set(rows) == {p.id for p in plans}
@@ -74,6 +84,21 @@ def test_loud_tag_raises_the_level_of_its_span(rendered: dict) -> None:
     gain = (_rms_db(loud_b) - _rms_db(loud_a)) - (_rms_db(plain_b) - _rms_db(plain_a))
     assert abs(gain - 8.0) < 1.0
     assert rendered["rows"]["loud"].tags[0].params == {"gain_db": 8.0}
+
+
+def test_a_gain_tag_over_the_whole_utterance_survives_levelling(rendered: dict) -> None:
+    """Every utterance is levelled to -20 dBFS as if untagged, so [soft] over every word stays
+    10 dB under plain speech, and [loud] stays louder (as far as the 0.95 peak allows)."""
+    out, rows = rendered["out"], rendered["rows"]
+
+    def level(uid: str) -> float:
+        audio, _ = sf.read(out / rows[uid].path, dtype="float32")
+        return _rms_db(audio)
+
+    assert abs(level("plain") + 20.0) < 0.5
+    assert abs(level("soft_all") - level("plain") + 10.0) < 1.0
+    loud, _ = sf.read(out / rows["loud_all"].path, dtype="float32")
+    assert level("loud_all") - level("plain") > 3.0 and np.abs(loud).max() <= 0.95 + 1e-4
 
 
 def test_fast_tag_shortens_its_span(rendered: dict) -> None:

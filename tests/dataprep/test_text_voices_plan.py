@@ -6,9 +6,19 @@ import json
 
 import pytest
 
-from s2tts.data.synth_plan import EVENT_TAGS, SPAN_TAGS, SynthConfig, chunk_plans, plan_corpus
+from s2tts.data.synth_plan import (
+    EVENT_TAGS,
+    SPAN_TAGS,
+    Piece,
+    SynthConfig,
+    UtterancePlan,
+    _spans_to_next_tag,
+    chunk_plans,
+    estimate_seconds,
+    plan_corpus,
+)
 from s2tts.data.text_source import is_heldout_sentence, load_sentences, split_sentences, words_of
-from s2tts.data.voices import speaker_inventory
+from s2tts.data.voices import Speaker, speaker_inventory
 from s2tts.text.prompt import split_turns
 
 
@@ -103,6 +113,12 @@ def test_plan_tags_point_at_their_span_and_dialogues_use_speaker_turns(sentences
             for key, value in json.loads(piece.params_json).items():
                 assert ranges[key][0] <= value <= ranges[key][1]
     assert seen == set(SPAN_TAGS) | set(EVENT_TAGS)
+    # a span tag covers the words after it up to the next tag: never followed by untagged words
+    for plan in tagged:
+        for a, b in zip(plan.pieces, plan.pieces[1:], strict=False):
+            assert not (a.kind == b.kind == "speech" and a.tag and not b.tag), plan.text
+    whole = [p for p in tagged if len(p.pieces) == 1 and p.pieces[0].kind == "speech"]
+    assert len(whole) > 0.2 * len(tagged)  # "[tag] sentence": the tag covers every word
     dialogues = [p for p in plans if p.kind == "dialogue"]
     assert dialogues
     for d in dialogues:
@@ -119,3 +135,20 @@ def test_chunks_hold_one_engine_each(sentences) -> None:
     chunks = chunk_plans(plans, 50)
     assert sum(len(c) for c in chunks) == len(plans)
     assert all(len({p.source for p in c}) == 1 and len(c) <= 50 for c in chunks)
+
+
+def test_a_span_tag_joins_the_words_up_to_the_next_tag_and_costs_the_same_time() -> None:
+    """[fast] covers every word up to the next tag; the joined piece is estimated as the planned
+    pieces were, so a seeded corpus plans the same utterances as before spans were joined."""
+    fast = Piece("speech", "Deliver yesterday,", 0, "fast", "tempo", json.dumps({"factor": 1.4}))
+    pieces = [fast, Piece("speech", "code today,", 0), Piece("event", "", 0, "pause", "silence"),
+              Piece("speech", "think tomorrow.", 0)]  # fmt: skip
+    joined = _spans_to_next_tag(pieces)
+    assert [p.text for p in joined] == ["Deliver yesterday, code today,", "", "think tomorrow."]
+    assert joined[0].tag == "fast" and joined[0].effect == "tempo" and not joined[2].tag
+
+    def plan(ps: list[Piece]) -> UtterancePlan:
+        return UtterancePlan("u", 0, "train", "single", "en", (Speaker("festival", "kal_diphone", "en"),),
+                             tuple(ps), "", "")  # fmt: skip
+
+    assert estimate_seconds(plan(joined), 15.0) == estimate_seconds(plan(pieces), 15.0)

@@ -121,10 +121,33 @@ def trim_silence(x: np.ndarray, sr: int, threshold_db: float = -40.0, margin_s: 
     return x[max(0, loud[0] * hop - margin) : min(x.size, (loud[-1] + 1) * hop + margin)]
 
 
-def normalize_rms(x: np.ndarray, target_dbfs: float = -20.0, peak: float = 0.95) -> np.ndarray:
-    """Scale to ``target_dbfs`` RMS, less if the peak would pass ``peak``."""
-    level = rms(x)
-    if level == 0:
+def soft_limit(x: np.ndarray, peak: float = 0.95, knee: float = 0.7) -> np.ndarray:
+    """Samples up to ``knee`` unchanged, louder ones bent smoothly (tanh) towards ``peak``, never past
+    it: a loud signal keeps its loudness where scaling it down to the peak would lose it."""
+    mag = np.abs(x)
+    over = mag > knee
+    if not over.any():
+        return x.astype(np.float32)
+    bent = knee + (peak - knee) * np.tanh((mag[over] - knee) / (peak - knee))
+    y = x.astype(np.float32).copy()
+    y[over] = np.sign(x[over]) * bent
+    return y
+
+
+def normalize_rms(
+    x: np.ndarray,
+    target_dbfs: float = -20.0,
+    peak: float = 0.95,
+    level_of: np.ndarray | None = None,
+    limit: bool = False,
+) -> np.ndarray:
+    """Scale to ``target_dbfs`` RMS, less if the peak would pass ``peak``. ``level_of``: measure the
+    RMS on this signal instead (the same utterance without its tags' gains) and scale ``x`` by it.
+    ``limit``: a peak over ``peak`` is soft-limited (:func:`soft_limit`) instead of scaled down."""
+    level = rms(x if level_of is None else level_of)
+    if level == 0 or not np.abs(x).any():
         return x
+    if limit:
+        return soft_limit(x * np.float32(10 ** (target_dbfs / 20) / level), peak)
     scale = min(10 ** (target_dbfs / 20) / level, peak / float(np.abs(x).max()))
     return (x * np.float32(scale)).astype(np.float32)

@@ -39,6 +39,8 @@ PIPELINE_RATE = 44100  # every stage after ingest works on mono audio at this ra
 @dataclass(frozen=True)
 class IngestConfig:
     target_lufs: float = -23.0
+    normalize_loudness: bool = True  # False: keep each file's level (levels that carry meaning, e.g.
+    # a synthetic corpus whose [loud]/[soft] tags are gains; it is levelled when made)
     min_seconds: float = 0.5
     max_seconds: float = 3600.0
     silence_peak: float = 0.001

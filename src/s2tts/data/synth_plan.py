@@ -12,15 +12,17 @@ cycled when exhausted), so a 20 h corpus reads nearly every training sentence on
 
 Utterance kinds: ``dialogue_share`` are 2-4 turn dialogues (``<|speaker:i|>`` turns, each a different
 speaker of the bucket); ``tagged_share`` of the single utterances carry one or two inline tags:
-span tags (``SPAN_TAGS``) apply to the words they precede up to the next piece boundary, event tags
-(``EVENT_TAGS``) stand alone. Each tag's effect parameters are drawn here and recorded.
+span tags (``SPAN_TAGS``) apply to the words after them up to the next tag or the end of the
+utterance (what a reader of ``[whisper] Hello there, how are you?`` expects, and what the evaluation's
+instruction test measures: the whole clip), event tags (``EVENT_TAGS``) stand alone. Each tag's effect
+parameters are drawn here and recorded.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -79,6 +81,7 @@ class Piece:
     char_start: int = 0  # span in UtterancePlan.text that the tag applies to (speech: the words)
     char_end: int = 0
     turn: int = 0
+    joins: tuple[str, ...] = ()  # the planned pieces a span joined into this one (their texts)
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,23 @@ def _split_for_tags(sentence: str, rng: np.random.Generator) -> list[str]:
     return [" ".join(words[:cut]), " ".join(words[cut:])]
 
 
+def _spans_to_next_tag(raw: list[Piece]) -> list[Piece]:
+    """A span tag covers the words after it up to the next tag: each untagged speech piece right
+    after a span-tagged one joins it (one piece, one effect). Draws nothing, so every other
+    utterance of a seeded corpus stays what it was (the duration estimate, which decides how many
+    utterances a budget holds, counts a joined piece as the pieces it joins)."""
+    out: list[Piece] = []
+    for p in raw:
+        prev = out[-1] if out else None
+        if p.kind == "speech" and not p.tag and prev is not None and prev.kind == "speech" and prev.tag:
+            out[-1] = replace(
+                prev, text=f"{prev.text} {p.text}", joins=(*(prev.joins or (prev.text,)), p.text)
+            )
+        else:
+            out.append(p)
+    return out
+
+
 def _single(uid: str, index: int, split: str, spk: Speaker, sentence: str, tagged: bool,
             rng: np.random.Generator) -> UtterancePlan:  # fmt: skip
     raw: list[Piece] = [Piece("speech", sentence, 0)]
@@ -156,7 +176,7 @@ def _single(uid: str, index: int, split: str, spk: Speaker, sentence: str, tagge
                 text = LAUGH_TEXT if tag == "laugh" else ""
                 raw.insert(at, Piece("event", text, 0, tag, effect, _draw_params(rng, ranges)))
     text, pieces = "", []
-    for p in raw:
+    for p in _spans_to_next_tag(raw):
         if text:
             text += " "
         if p.kind == "event":
@@ -174,7 +194,7 @@ def _single(uid: str, index: int, split: str, spk: Speaker, sentence: str, tagge
 
 
 def _with_span(p: Piece, start: int, end: int, turn: int = 0) -> Piece:
-    return Piece(p.kind, p.text, p.speaker, p.tag, p.effect, p.params_json, start, end, turn)
+    return replace(p, char_start=start, char_end=end, turn=turn)
 
 
 def _dialogue(uid: str, index: int, split: str, speakers: list[Speaker], sentences: list[str],
@@ -207,8 +227,10 @@ def estimate_seconds(plan: UtterancePlan, chars_per_second: float) -> float:
         spk = plan.speakers[p.speaker]
         params = json.loads(p.params_json)
         if p.kind == "speech":
-            secs = len(p.text) / chars_per_second / spk.speed
-            total += secs / params.get("factor", 1.0) + 0.15
+            # a joined span is estimated as its planned pieces were (the tag's tempo on the first)
+            for i, text in enumerate(p.joins or (p.text,)):
+                secs = len(text) / chars_per_second / spk.speed
+                total += secs / (params.get("factor", 1.0) if i == 0 else 1.0) + 0.15
         else:
             total += params.get("seconds", 0.6)
     return total + 0.3

@@ -10,6 +10,9 @@ engine process per engine and chunk), then per utterance:
    ``[laugh]`` "Ha ha ha!" in the speaker's own voice, raised in pitch and sped up;
 3. pieces resampled to 44.1 kHz and joined with short gaps (longer between dialogue turns, each turn
    levelled to the same RMS first), the whole utterance normalised to -20 dBFS RMS, written as FLAC.
+   The level is measured as if the tags' gains (``[loud]``, ``[soft]``, ``[whisper]``) were not
+   there, so a tag that covers the whole utterance stays louder or softer than untagged speech
+   (``[loud]``'s peaks are soft-limited below 0.95 rather than the whole utterance scaled down).
 
 Every tag's audio span (start/end seconds) is measured from the pieces as they are joined and stored
 in the manifest with the effect and its parameters. Noise comes from a generator seeded by
@@ -55,6 +58,13 @@ def _speech(audio: np.ndarray, sr: int, spk: Speaker, piece: Piece, rng: np.rand
     return x
 
 
+def _gain_db(piece: Piece | None) -> float:
+    """The level change a piece's tag applied (0 for untagged speech, events and gaps)."""
+    if piece is None or piece.effect not in ("gain", "noise_excited_envelope"):
+        return 0.0
+    return float(json.loads(piece.params_json)["gain_db"])
+
+
 def _event(piece: Piece, audio: np.ndarray | None, sr: int, spk: Speaker, speech_rms: float,
            rng: np.random.Generator) -> np.ndarray:  # fmt: skip
     params = json.loads(piece.params_json)
@@ -92,19 +102,28 @@ def render_utterance(plan: UtterancePlan, spoken: list[tuple[np.ndarray, int] | 
     if plan.kind == "dialogue":
         rendered = [effects.normalize_rms(r) for r in rendered]
     parts = [effects.silence(SAMPLE_RATE, EDGE_S)]
+    levels: list[Piece | None] = [None]  # the piece each part is (None: a gap)
     times: list[tuple[float, float]] = []
     pos = parts[0].size
-    for i, x in enumerate(rendered):
+    for i, (x, piece) in enumerate(zip(rendered, plan.pieces, strict=True)):
         if i:
             lo, hi = TURN_GAP_S if plan.kind == "dialogue" else PIECE_GAP_S
             gap = effects.silence(SAMPLE_RATE, float(rng.uniform(lo, hi)))
             parts.append(gap)
+            levels.append(None)
             pos += gap.size
         times.append((pos / SAMPLE_RATE, (pos + x.size) / SAMPLE_RATE))
         parts.append(x)
+        levels.append(piece)
         pos += x.size
     parts.append(effects.silence(SAMPLE_RATE, EDGE_S))
-    audio = effects.normalize_rms(np.concatenate(parts))
+    levels.append(None)
+    audio = np.concatenate(parts)
+    untagged = np.concatenate(
+        [p * np.float32(10 ** (-_gain_db(q) / 20)) for p, q in zip(parts, levels, strict=True)]
+    )
+    louder = any(_gain_db(q) > 0 for q in plan.pieces)  # [loud]: its peaks are bent, not the whole scaled
+    audio = effects.normalize_rms(audio, level_of=untagged, limit=louder)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_audio(out_path, audio, SAMPLE_RATE)
     tags = tuple(

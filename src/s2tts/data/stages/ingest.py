@@ -1,5 +1,9 @@
 """ingest: decoded file -> mono, 44.1 kHz (soxr), loudness -23 LUFS (pyloudnorm, BS.1770).
 
+``normalize_loudness: false`` keeps each file's level (the loudness is still measured and recorded):
+for corpora whose level is part of what they teach, such as ``s2tts data synth``'s ``[loud]`` and
+``[soft]`` utterances, which the synthesiser has already levelled against their untagged speech.
+
 Quarantines empty, too short, too long and silent files (reason and measurements recorded).
 """
 
@@ -39,8 +43,8 @@ def _one(record: dict, raw: tuple[np.ndarray, int], cfg: IngestConfig) -> tuple[
     loudness = float(meter.integrated_loudness(audio.astype(np.float64)))
     if not np.isfinite(loudness):
         return reject(record, "quarantined", "silent: no gated loudness", {"peak": peak}), None
-    gain = 10 ** ((cfg.target_lufs - loudness) / 20)
-    audio = audio * np.float32(gain)
+    if cfg.normalize_loudness:
+        audio = audio * np.float32(10 ** ((cfg.target_lufs - loudness) / 20))
     over = float(np.abs(audio).max())
     if over > 0.99:  # keep the peak below full scale instead of clipping
         audio = audio * np.float32(0.99 / over)
