@@ -129,7 +129,7 @@ def soft_limit(x: np.ndarray, peak: float = 0.95, knee: float = 0.7) -> np.ndarr
     if not over.any():
         return x.astype(np.float32)
     bent = knee + (peak - knee) * np.tanh((mag[over] - knee) / (peak - knee))
-    y = x.astype(np.float32).copy()
+    y = x.astype(np.float32)  # a copy
     y[over] = np.sign(x[over]) * bent
     return y
 

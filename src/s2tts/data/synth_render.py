@@ -58,9 +58,9 @@ def _speech(audio: np.ndarray, sr: int, spk: Speaker, piece: Piece, rng: np.rand
     return x
 
 
-def _gain_db(piece: Piece | None) -> float:
-    """The level change a piece's tag applied (0 for untagged speech, events and gaps)."""
-    if piece is None or piece.effect not in ("gain", "noise_excited_envelope"):
+def _gain_db(piece: Piece) -> float:
+    """The level change a piece's tag applied (0 for untagged speech and events)."""
+    if piece.effect not in ("gain", "noise_excited_envelope"):
         return 0.0
     return float(json.loads(piece.params_json)["gain_db"])
 
@@ -102,7 +102,7 @@ def render_utterance(plan: UtterancePlan, spoken: list[tuple[np.ndarray, int] | 
     if plan.kind == "dialogue":
         rendered = [effects.normalize_rms(r) for r in rendered]
     parts = [effects.silence(SAMPLE_RATE, EDGE_S)]
-    levels: list[Piece | None] = [None]  # the piece each part is (None: a gap)
+    gains_db = [0.0]  # each part's tag gain (gaps and untagged speech: 0)
     times: list[tuple[float, float]] = []
     pos = parts[0].size
     for i, (x, piece) in enumerate(zip(rendered, plan.pieces, strict=True)):
@@ -110,19 +110,17 @@ def render_utterance(plan: UtterancePlan, spoken: list[tuple[np.ndarray, int] | 
             lo, hi = TURN_GAP_S if plan.kind == "dialogue" else PIECE_GAP_S
             gap = effects.silence(SAMPLE_RATE, float(rng.uniform(lo, hi)))
             parts.append(gap)
-            levels.append(None)
+            gains_db.append(0.0)
             pos += gap.size
         times.append((pos / SAMPLE_RATE, (pos + x.size) / SAMPLE_RATE))
         parts.append(x)
-        levels.append(piece)
+        gains_db.append(_gain_db(piece))
         pos += x.size
     parts.append(effects.silence(SAMPLE_RATE, EDGE_S))
-    levels.append(None)
+    gains_db.append(0.0)
     audio = np.concatenate(parts)
-    untagged = np.concatenate(
-        [p * np.float32(10 ** (-_gain_db(q) / 20)) for p, q in zip(parts, levels, strict=True)]
-    )
-    louder = any(_gain_db(q) > 0 for q in plan.pieces)  # [loud]: its peaks are bent, not the whole scaled
+    untagged = np.concatenate([p * np.float32(10 ** (-g / 20)) for p, g in zip(parts, gains_db, strict=True)])
+    louder = max(gains_db) > 0  # [loud]: its peaks are bent, not the whole utterance scaled down
     audio = effects.normalize_rms(audio, level_of=untagged, limit=louder)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_audio(out_path, audio, SAMPLE_RATE)
